@@ -1,0 +1,21 @@
+"""pg-tenants: every tenant in tenants/*.yaml gets its own PostgreSQL role, schema and grants."""
+
+from pathlib import Path
+
+import pulumi
+
+from components.fleet import declare_fleet
+from pg_tenants.problems import ConfigurationInvalid
+from pg_tenants.program_input import load_program_input
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+try:
+    settings, tenants = load_program_input(PROJECT_DIR)
+except ConfigurationInvalid as invalid:
+    # RunError prints the message without a Python traceback.
+    raise pulumi.RunError(str(invalid)) from None
+
+fleet = declare_fleet(settings, tenants)
+pulumi.export("tenants", fleet.tenants)
+pulumi.export("connections", fleet.connections)

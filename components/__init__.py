@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources of pg-tenants."""

@@ -1,0 +1,284 @@
+"""Load every tenant file under a directory, validate the merged list once, resolve defaults.
+
+All problems are collected and reported together, each with file, line, field and fix; the
+program registers nothing unless the whole list is valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from pg_tenants.identifiers import identifier_problem
+from pg_tenants.problems import ConfigurationInvalid, Problem
+from pg_tenants.pydantic_problems import field_path, problems_from_validation_error
+from pg_tenants.stack_config import NAMESPACE, ConfigSource, StackSettings
+from pg_tenants.tenant_model import Tenant, TenantEntry, TenantFile, valid_until_problem
+from pg_tenants.yaml_source import YamlDocument, YamlSyntaxError, load_yaml
+
+MIN_PROVIDED_PASSWORD = 16
+TENANT_FIELDS = sorted(field.alias or name for name, field in TenantEntry.model_fields.items())
+
+
+@dataclass(frozen=True)
+class _Located:
+    entry: TenantEntry
+    document: YamlDocument
+    index: int
+
+    def line(self, field: str | None = None) -> int | None:
+        path: tuple[str | int, ...] = ("tenants", self.index)
+        return self.document.line_of((*path, field) if field else path)
+
+    def problem(self, field: str | None, message: str, fix: str) -> Problem:
+        name = f"tenants[{self.index}]" + (f".{field}" if field else "")
+        return Problem(self.document.file, self.line(field), name, message, fix)
+
+
+def tenant_files(tenants_dir: Path) -> list[Path]:
+    return sorted(p for p in tenants_dir.rglob("*") if p.is_file() and p.suffix in {".yaml", ".yml"})
+
+
+def load_tenant_list(tenants_dir: Path, settings: StackSettings, config: ConfigSource) -> list[Tenant]:
+    """Validated tenants sorted by name; raises ConfigurationInvalid listing every problem."""
+    entries, problems = _read_entries(tenants_dir)
+    problems += _check_entries(entries, settings, config)
+    if problems:
+        raise ConfigurationInvalid(problems)
+    return sorted((_resolve(located, settings) for located in entries), key=lambda t: t.name)
+
+
+def tenant_list_problems(tenants_dir: Path, settings: StackSettings | None, config: ConfigSource | None) -> list[Problem]:
+    """Every problem in the tenant files; without settings, the checks that need them are skipped."""
+    entries, problems = _read_entries(tenants_dir)
+    return problems + _check_entries(entries, settings, config)
+
+
+def _display(path: Path, tenants_dir: Path) -> str:
+    """`tenants/acme.yaml`: stable in messages wherever the checkout lives."""
+    return str(path.relative_to(tenants_dir.parent))
+
+
+def _read_entries(tenants_dir: Path) -> tuple[list[_Located], list[Problem]]:
+    if not tenants_dir.is_dir():
+        problem = Problem(str(tenants_dir), None, "(directory)", "the tenants directory does not exist", f"create it or set {NAMESPACE}:tenantsDir")
+        return [], [problem]
+    entries: list[_Located] = []
+    problems: list[Problem] = []
+    for path in tenant_files(tenants_dir):
+        display = _display(path, tenants_dir)
+        if path.suffix == ".yml":
+            problems.append(Problem(display, None, "(file)", "tenant files must end in .yaml; this file would be ignored", f"rename it to {path.stem}.yaml"))
+            continue
+        try:
+            document = load_yaml(path, display)
+        except YamlSyntaxError as error:
+            problems.append(Problem(error.file, error.line, "(file)", f"not valid YAML: {error.message}", "fix the YAML syntax"))
+            continue
+        file_entries, file_problems = _parse_document(document)
+        entries += file_entries
+        problems += file_problems
+    return entries, problems
+
+
+def _parse_document(document: YamlDocument) -> tuple[list[_Located], list[Problem]]:
+    problems = [
+        Problem(document.file, line, field_path(path), "appears twice in the same mapping", "keep one of them")
+        for path, line in document.duplicate_keys
+    ]
+    data = document.data
+    if data is None:
+        problems.append(Problem(document.file, 1, "tenants", "the file is empty", "add a `tenants:` list, or delete the file"))
+        return [], problems
+    data = _without_literal_passwords(data, document, problems)
+    try:
+        parsed = list(enumerate(TenantFile.model_validate(data).tenants))
+    except ValidationError as error:
+        problems += problems_from_validation_error(
+            error, file=document.file, line_of=document.line_of, known_fields=_known_fields
+        )
+        parsed = _valid_entries_only(data, error)
+    return [_Located(entry, document, index) for index, entry in parsed], problems
+
+
+def _known_fields(loc: tuple[str | int, ...]) -> list[str]:
+    return TENANT_FIELDS if len(loc) == 2 else ["tenants"]
+
+
+def _without_literal_passwords(data: Any, document: YamlDocument, problems: list[Problem]) -> Any:
+    """Refuse `password:` in YAML: a password in git is a leaked password. Never echo it."""
+    if not isinstance(data, dict) or not isinstance(data.get("tenants"), list):
+        return data
+    cleaned = []
+    for index, item in enumerate(data["tenants"]):
+        if isinstance(item, dict) and "password" in item:
+            key = f"{item['name']}Password" if isinstance(item.get("name"), str) else "tenantPassword"
+            problems.append(
+                Problem(
+                    document.file,
+                    document.line_of(("tenants", index, "password")),
+                    f"tenants[{index}].password",
+                    "a literal password is not allowed in a tenant file (it would be stored in git)",
+                    f"remove it, run `pulumi config set --secret {NAMESPACE}:{key}` (it prompts for the value) "
+                    f"and write `password_secret: {key}` instead",
+                )
+            )
+            item = {k: v for k, v in item.items() if k != "password"}
+        cleaned.append(item)
+    return {**data, "tenants": cleaned}
+
+
+def _valid_entries_only(data: Any, error: ValidationError) -> list[tuple[int, TenantEntry]]:
+    """Keep checking the entries that did parse, so one typo does not hide other problems."""
+    if not isinstance(data, dict) or not isinstance(data.get("tenants"), list):
+        return []
+    broken = {e["loc"][1] for e in error.errors() if len(e["loc"]) > 1 and e["loc"][0] == "tenants"}
+    return [
+        (index, TenantEntry.model_validate(item))
+        for index, item in enumerate(data["tenants"])
+        if index not in broken
+    ]
+
+
+def _check_entries(entries: list[_Located], settings: StackSettings | None, config: ConfigSource | None) -> list[Problem]:
+    admin_names = frozenset(s.admin_username for s in settings.servers.values()) if settings else frozenset()
+    problems: list[Problem] = []
+    for located in entries:
+        problems += _check_names(located, admin_names)
+        if settings is not None and config is not None:
+            problems += _check_placement(located, settings, config)
+    problems += _duplicates(entries, "name", lambda e: e.name, lambda e: None)
+    problems += _duplicates(entries, "username", _username, lambda e: _server(e, settings), scope="server")
+    problems += _duplicates(entries, "schema", _schema, lambda e: (_server(e, settings), _database(e, settings)), scope="database")
+    return problems
+
+
+def _username(entry: TenantEntry) -> str:
+    return entry.username or entry.name
+
+
+def _schema(entry: TenantEntry) -> str:
+    return entry.schema_name or entry.name
+
+
+def _server(entry: TenantEntry, settings: StackSettings | None) -> str | None:
+    return settings.server_for(entry.server) if settings else entry.server
+
+
+def _database(entry: TenantEntry, settings: StackSettings | None) -> str | None:
+    if entry.database is not None or settings is None:
+        return entry.database
+    server = settings.servers.get(settings.server_for(entry.server) or "")
+    if server is None:
+        return None
+    return settings.default_database if settings.default_database in server.databases else server.databases[0]
+
+
+def _check_names(located: _Located, admin_names: frozenset[str]) -> list[Problem]:
+    entry, problems = located.entry, []
+    checks = [("name", entry.name), ("schema", entry.schema_name), ("username", entry.username)]
+    for field, value in checks:
+        if value is None:
+            continue
+        found = identifier_problem(value, admin_names)
+        if found:
+            problems.append(located.problem(field, *found))
+    expiry = valid_until_problem(entry.valid_until)
+    if expiry:
+        problems.append(located.problem("valid_until", expiry, "write 'infinity' or a timestamp like 2027-01-31T00:00:00+00:00"))
+    return problems
+
+
+def _check_placement(located: _Located, settings: StackSettings, config: ConfigSource) -> list[Problem]:
+    entry, problems = located.entry, []
+    server_name = settings.server_for(entry.server)
+    known = ", ".join(sorted(settings.servers))
+    if server_name is None:
+        problems.append(located.problem("server", "no server given and the stack has no default server", f"add `server:` with one of: {known}"))
+    elif server_name not in settings.servers:
+        problems.append(located.problem("server", f"server {server_name!r} is not in the stack config", f"use one of: {known}"))
+    else:
+        server = settings.servers[server_name]
+        database = _database(entry, settings)
+        if database not in server.databases:
+            problems.append(
+                located.problem(
+                    "database",
+                    f"database {database!r} is not one of server {server_name!r}'s databases",
+                    f"use one of: {', '.join(server.databases)}, or add it to {NAMESPACE}:servers.{server_name}.databases",
+                )
+            )
+    if entry.password_secret is None:
+        return problems
+    if not config.has_secret(entry.password_secret):
+        problems.append(
+            located.problem(
+                "password_secret",
+                f"config key {NAMESPACE}:{entry.password_secret} is not set as a secret in this stack",
+                f"run `pulumi config set --secret {NAMESPACE}:{entry.password_secret}` (it prompts for the value)",
+            )
+        )
+    elif not _acceptable_password(config.secret_value(entry.password_secret)):
+        problems.append(
+            located.problem(
+                "password_secret",
+                f"the password in {NAMESPACE}:{entry.password_secret} is not {MIN_PROVIDED_PASSWORD}+ printable ASCII characters",
+                f"set a longer password with `pulumi config set --secret {NAMESPACE}:{entry.password_secret}`, "
+                "or remove password_secret to have one generated",
+            )
+        )
+    return problems
+
+
+def _acceptable_password(password: str | None) -> bool:
+    """Unreadable (a stack file's ciphertext) counts as acceptable; the program checks again.
+
+    Only printable ASCII: PostgreSQL SASLpreps passwords before SCRAM, and the verifier we
+    compute must match what the server derives at login.
+    """
+    if password is None:
+        return True
+    return len(password) >= MIN_PROVIDED_PASSWORD and all(" " <= char <= "~" for char in password)
+
+
+def _duplicates(entries: Iterable[_Located], field: str, value_of: Any, scope_of: Any, scope: str | None = None) -> list[Problem]:
+    first_seen: dict[tuple[Any, str], _Located] = {}
+    problems = []
+    for located in entries:
+        key = (scope_of(located.entry), value_of(located.entry))
+        if key not in first_seen:
+            first_seen[key] = located
+            continue
+        first = first_seen[key]
+        where = f" on the same {scope}" if scope else ""
+        field_shown = field if getattr(located.entry, "schema_name" if field == "schema" else field) is not None else "name"
+        problems.append(
+            located.problem(
+                field_shown,
+                f"{field} {key[1]!r} is already used{where} by tenant {first.entry.name!r} ({first.document.file}:{first.line()})",
+                f"give this tenant another {field}",
+            )
+        )
+    return problems
+
+
+def _resolve(located: _Located, settings: StackSettings) -> Tenant:
+    entry = located.entry
+    return Tenant(
+        name=entry.name,
+        schema=_schema(entry),
+        username=_username(entry),
+        server=settings.server_for(entry.server) or "",
+        database=_database(entry, settings) or "",
+        password_secret=entry.password_secret,
+        connection_limit=entry.connection_limit,
+        statement_timeout=entry.statement_timeout,
+        idle_in_transaction_session_timeout=entry.idle_in_transaction_session_timeout,
+        valid_until=entry.valid_until,
+        file=located.document.file,
+        line=located.line(),
+    )

@@ -1,0 +1,80 @@
+"""The tenant list: the YAML shape (`TenantFile`) and the validated tenant (`Tenant`).
+
+The pydantic models check structure and types only; rules that need the whole list or the
+stack config (names, duplicates, servers, secrets) live in `tenant_list`.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+ConfigKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=128)]
+
+
+class TenantEntry(BaseModel):
+    """One item of a `tenants:` list, exactly as written in YAML."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+    name: str = Field(description="Stable key of the tenant: a lowercase SQL identifier. Never reuse or reorder-dependent.")
+    schema_name: str | None = Field(
+        default=None, alias="schema", description="Schema owned by the admin where the tenant works. Default: the name."
+    )
+    username: str | None = Field(default=None, description="The tenant's login role. Default: the name.")
+    server: str | None = Field(default=None, description="Key of a server in the stack config. Default: defaultServer.")
+    database: str | None = Field(
+        default=None, description="Existing database on that server. Default: defaultDatabase, else the server's first database."
+    )
+    password_secret: ConfigKey | None = Field(
+        default=None,
+        description="Name of a Pulumi secret config key (pg-tenants namespace) holding an admin-provided password. "
+        "Default: a generated password.",
+    )
+    connection_limit: int = Field(default=-1, ge=-1, description="Maximum concurrent connections; -1 means no limit.")
+    statement_timeout: int = Field(default=0, ge=0, description="Milliseconds; 0 means the server default.")
+    idle_in_transaction_session_timeout: int = Field(default=0, ge=0, description="Milliseconds; 0 means the server default.")
+    valid_until: str = Field(
+        default="infinity", description="Password expiry: 'infinity' or an ISO 8601 timestamp with a time zone."
+    )
+
+
+class TenantFile(BaseModel):
+    """A YAML file under tenants/: a `tenants:` list. Files are merged."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="pg-tenants tenant file")
+
+    tenants: list[TenantEntry] = Field(description="Tenants declared in this file.")
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """A validated tenant with every default resolved."""
+
+    name: str
+    schema: str
+    username: str
+    server: str
+    database: str
+    password_secret: str | None
+    connection_limit: int
+    statement_timeout: int
+    idle_in_transaction_session_timeout: int
+    valid_until: str
+    file: str
+    line: int | None
+
+
+def valid_until_problem(value: str) -> str | None:
+    if value == "infinity":
+        return None
+    try:
+        parsed = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return f"{value!r} is not 'infinity' or an ISO 8601 timestamp"
+    if parsed.tzinfo is None:
+        return f"{value!r} has no time zone, so PostgreSQL would read it in the server's zone"
+    return None
