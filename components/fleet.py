@@ -32,6 +32,7 @@ def server_provider(key: str, server: ServerSettings, config: pulumi.Config) -> 
         password=config.require_secret(server.admin_password_secret),
         sslmode=server.sslmode,
         superuser=server.superuser,
+        connect_timeout=server.connect_timeout,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pg_tenants.problems import ConfigurationInvalid
-from pg_tenants.stack_config import StackSettings, settings_from_pulumi_config
+from pg_tenants.stack_config import StackSettings, configured_tenants_dir, settings_from_pulumi_config
 from pg_tenants.tenant_list import load_tenant_list, tenant_list_problems
 from pg_tenants.tenant_model import Tenant
 
@@ -16,6 +16,6 @@ def load_program_input(project_dir: Path) -> tuple[StackSettings, list[Tenant]]:
         settings, config = settings_from_pulumi_config()
     except ConfigurationInvalid as invalid:
         # Still check the tenant files, so one run shows every problem.
-        tenants_problems = tenant_list_problems(project_dir / "tenants", None, None)
+        tenants_problems = tenant_list_problems(project_dir / configured_tenants_dir(), None, None)
         raise ConfigurationInvalid(invalid.problems + tenants_problems) from None
     return settings, load_tenant_list(project_dir / settings.tenants_dir, settings, config)

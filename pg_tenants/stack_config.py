@@ -34,6 +34,7 @@ class ServerSettings(BaseModel):
     admin_password_secret: str = Field(alias="adminPasswordSecret", min_length=1)
     sslmode: SslMode = "require"
     superuser: bool = True
+    connect_timeout: int = Field(default=30, ge=1, le=3600, alias="connectTimeout")  # seconds; fail fast in pipelines
     databases: list[str] = Field(min_length=1)
     protected_databases: list[str] = Field(default=["postgres", "template1"], alias="protectedDatabases")
 
@@ -109,7 +110,7 @@ def _cross_check(settings: StackSettings, source: ConfigSource) -> list[Problem]
                 "servers",
                 f"servers.{name}.adminPasswordSecret",
                 f"config key {NAMESPACE}:{server.admin_password_secret} is not set as a secret",
-                f"run: pulumi config set --secret {NAMESPACE}:{server.admin_password_secret}  (it prompts for the value)",
+                f"run `pulumi config set --secret {NAMESPACE}:{server.admin_password_secret}`, which prompts for the value",
             )
     return problems
 
@@ -129,6 +130,14 @@ def settings_from_pulumi_config() -> tuple[StackSettings, ConfigSource]:
         line_of=lambda path: None,
     )
     return parse_stack_settings(values, source), source
+
+
+def configured_tenants_dir() -> str:
+    """tenantsDir as configured, even when other settings are invalid."""
+    import pulumi.runtime
+
+    value = pulumi.runtime.get_config(f"{NAMESPACE}:tenantsDir")
+    return value if isinstance(value, str) else StackSettings.model_fields["tenants_dir"].default
 
 
 def _decode_config_value(raw: str) -> Any:

@@ -123,7 +123,7 @@ def _without_literal_passwords(data: Any, document: YamlDocument, problems: list
                     document.line_of(("tenants", index, "password")),
                     f"tenants[{index}].password",
                     "a literal password is not allowed in a tenant file (it would be stored in git)",
-                    f"remove it, run `pulumi config set --secret {NAMESPACE}:{key}` (it prompts for the value) "
+                    f"remove it, run `pulumi config set --secret {NAMESPACE}:{key}` (it prompts for the password) "
                     f"and write `password_secret: {key}` instead",
                 )
             )
@@ -151,9 +151,13 @@ def _check_entries(entries: list[_Located], settings: StackSettings | None, conf
         problems += _check_names(located, admin_names)
         if settings is not None and config is not None:
             problems += _check_placement(located, settings, config)
-    problems += _duplicates(entries, "name", lambda e: e.name, lambda e: None)
-    problems += _duplicates(entries, "username", _username, lambda e: _server(e, settings), scope="server")
-    problems += _duplicates(entries, "schema", _schema, lambda e: (_server(e, settings), _database(e, settings)), scope="database")
+    name_problems, repeated = _duplicates(entries, "name", lambda e: e.name, lambda e: None)
+    problems += name_problems
+    # A repeated name already explains its derived schema and username clashing.
+    repeated_ids = {id(located) for located in repeated}
+    distinct = [located for located in entries if id(located) not in repeated_ids]
+    problems += _duplicates(distinct, "username", _username, lambda e: _server(e, settings), scope="server")[0]
+    problems += _duplicates(distinct, "schema", _schema, lambda e: (_server(e, settings), _database(e, settings)), scope="database")[0]
     return problems
 
 
@@ -208,7 +212,7 @@ def _check_placement(located: _Located, settings: StackSettings, config: ConfigS
             problems.append(
                 located.problem(
                     "database",
-                    f"database {database!r} is not one of server {server_name!r}'s databases",
+                    f"database {database!r} is not a database of server {server_name!r}",
                     f"use one of: {', '.join(server.databases)}, or add it to {NAMESPACE}:servers.{server_name}.databases",
                 )
             )
@@ -219,7 +223,7 @@ def _check_placement(located: _Located, settings: StackSettings, config: ConfigS
             located.problem(
                 "password_secret",
                 f"config key {NAMESPACE}:{entry.password_secret} is not set as a secret in this stack",
-                f"run `pulumi config set --secret {NAMESPACE}:{entry.password_secret}` (it prompts for the value)",
+                f"run `pulumi config set --secret {NAMESPACE}:{entry.password_secret}`, which prompts for the value",
             )
         )
     elif not _acceptable_password(config.secret_value(entry.password_secret)):
@@ -245,14 +249,18 @@ def _acceptable_password(password: str | None) -> bool:
     return len(password) >= MIN_PROVIDED_PASSWORD and all(" " <= char <= "~" for char in password)
 
 
-def _duplicates(entries: Iterable[_Located], field: str, value_of: Any, scope_of: Any, scope: str | None = None) -> list[Problem]:
+def _duplicates(
+    entries: Iterable[_Located], field: str, value_of: Any, scope_of: Any, scope: str | None = None
+) -> tuple[list[Problem], list[_Located]]:
+    """Problems for every entry repeating an earlier one's value in the same scope, and those entries."""
     first_seen: dict[tuple[Any, str], _Located] = {}
-    problems = []
+    problems, repeated = [], []
     for located in entries:
         key = (scope_of(located.entry), value_of(located.entry))
         if key not in first_seen:
             first_seen[key] = located
             continue
+        repeated.append(located)
         first = first_seen[key]
         where = f" on the same {scope}" if scope else ""
         field_shown = field if getattr(located.entry, "schema_name" if field == "schema" else field) is not None else "name"
@@ -263,7 +271,7 @@ def _duplicates(entries: Iterable[_Located], field: str, value_of: Any, scope_of
                 f"give this tenant another {field}",
             )
         )
-    return problems
+    return problems, repeated
 
 
 def _resolve(located: _Located, settings: StackSettings) -> Tenant:

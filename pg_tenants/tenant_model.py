@@ -20,7 +20,7 @@ class TenantEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
 
-    name: str = Field(description="Stable key of the tenant: a lowercase SQL identifier. Never reuse or reorder-dependent.")
+    name: str = Field(description="Stable key of the tenant (a lowercase SQL identifier). Resources are named from it, so changing it replaces the tenant.")
     schema_name: str | None = Field(
         default=None, alias="schema", description="Schema owned by the admin where the tenant works. Default: the name."
     )

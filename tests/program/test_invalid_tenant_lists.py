@@ -1,0 +1,221 @@
+"""Bad input gets one clear error listing every problem, and nothing is registered."""
+
+import pytest
+
+from tests.support.stack import write_tenant_file
+
+FIX_IDENTIFIER = "use 1 to 63 lowercase letters, digits or underscores, starting with a letter or underscore"
+FIX_RESERVED = "choose another name; public, postgres, information_schema, pg_* and the admin's own name are reserved"
+
+# (case id, {file name: tenants list or raw YAML text}, expected problem lines)
+CASES = [
+    (
+        "mixed_case_name_would_not_log_in",
+        {"t.yaml": [{"name": "AcmeMixed"}]},
+        [f"tenants/t.yaml:2: tenants[0].name: 'AcmeMixed' is not a lowercase SQL identifier (fix: {FIX_IDENTIFIER})"],
+    ),
+    (
+        "name_longer_than_63_bytes",
+        {"t.yaml": [{"name": "a" * 64}]},
+        [f"tenants/t.yaml:2: tenants[0].name: '{'a' * 64}' is 64 bytes long; PostgreSQL allows at most 63 (fix: {FIX_IDENTIFIER})"],
+    ),
+    (
+        "reserved_name_public",
+        {"t.yaml": [{"name": "public"}]},
+        [f"tenants/t.yaml:2: tenants[0].name: 'public' is a reserved name (fix: {FIX_RESERVED})"],
+    ),
+    (
+        "reserved_pg_prefix_schema",
+        {"t.yaml": [{"name": "acme", "schema": "pg_acme"}]},
+        [f"tenants/t.yaml:3: tenants[0].schema: 'pg_acme' is a reserved name (fix: {FIX_RESERVED})"],
+    ),
+    (
+        "username_of_the_admin",
+        {"t.yaml": [{"name": "acme", "username": "postgres"}]},
+        [f"tenants/t.yaml:3: tenants[0].username: 'postgres' is a reserved name (fix: {FIX_RESERVED})"],
+    ),
+    (
+        "unknown_field",
+        {"t.yaml": [{"name": "acme", "shema": "acme_data"}]},
+        [
+            "tenants/t.yaml:3: tenants[0].shema: is not a known field (fix: remove it or correct its spelling; known fields: "
+            "connection_limit, database, idle_in_transaction_session_timeout, name, password_secret, schema, server, "
+            "statement_timeout, username, valid_until)"
+        ],
+    ),
+    (
+        "number_written_as_text",
+        {"t.yaml": [{"name": "acme", "connection_limit": "10"}]},
+        ["tenants/t.yaml:3: tenants[0].connection_limit: must be a whole number, found text (fix: write a whole number here)"],
+    ),
+    (
+        "negative_timeout",
+        {"t.yaml": [{"name": "acme", "statement_timeout": -5}]},
+        ["tenants/t.yaml:3: tenants[0].statement_timeout: must be at least 0, found -5 (fix: use a value of 0 or more)"],
+    ),
+    (
+        "missing_name",
+        {"t.yaml": [{"schema": "acme"}]},
+        ["tenants/t.yaml:2: tenants[0].name: is required (fix: add this field)"],
+    ),
+    (
+        "literal_password_refused_without_echoing_it",
+        {"t.yaml": [{"name": "acme", "password": "hunter2hunter2hunter2"}]},
+        [
+            "tenants/t.yaml:3: tenants[0].password: a literal password is not allowed in a tenant file (it would be stored "
+            "in git) (fix: remove it, run `pulumi config set --secret pg-tenants:acmePassword` (it prompts for the password) "
+            "and write `password_secret: acmePassword` instead)"
+        ],
+    ),
+    (
+        "unknown_server",
+        {"t.yaml": [{"name": "acme", "server": "other"}]},
+        ["tenants/t.yaml:3: tenants[0].server: server 'other' is not in the stack config (fix: use one of: main)"],
+    ),
+    (
+        "unknown_database",
+        {"t.yaml": [{"name": "acme", "database": "nope"}]},
+        [
+            "tenants/t.yaml:3: tenants[0].database: database 'nope' is not a database of server 'main' "
+            "(fix: use one of: app, or add it to pg-tenants:servers.main.databases)"
+        ],
+    ),
+    (
+        "password_secret_not_in_config",
+        {"t.yaml": [{"name": "acme", "password_secret": "acmePassword"}]},
+        [
+            "tenants/t.yaml:3: tenants[0].password_secret: config key pg-tenants:acmePassword is not set as a secret in "
+            "this stack (fix: run `pulumi config set --secret pg-tenants:acmePassword`, which prompts for the value)"
+        ],
+    ),
+    (
+        "valid_until_without_time_zone",
+        {"t.yaml": [{"name": "acme", "valid_until": "2027-01-01"}]},
+        [
+            "tenants/t.yaml:3: tenants[0].valid_until: '2027-01-01' has no time zone, so PostgreSQL would read it in the "
+            "server's zone (fix: write 'infinity' or a timestamp like 2027-01-31T00:00:00+00:00)"
+        ],
+    ),
+    (
+        "duplicate_name_across_files",
+        {"a.yaml": [{"name": "acme"}], "b.yaml": [{"name": "acme"}]},
+        ["tenants/b.yaml:2: tenants[0].name: name 'acme' is already used by tenant 'acme' (tenants/a.yaml:2) (fix: give this tenant another name)"],
+    ),
+    (
+        "duplicate_username_on_the_server",
+        {"t.yaml": [{"name": "acme"}, {"name": "globex", "username": "acme"}]},
+        [
+            "tenants/t.yaml:4: tenants[1].username: username 'acme' is already used on the same server by tenant 'acme' "
+            "(tenants/t.yaml:2) (fix: give this tenant another username)"
+        ],
+    ),
+    (
+        "duplicate_schema_in_the_database",
+        {"t.yaml": [{"name": "acme"}, {"name": "globex", "schema": "acme"}]},
+        [
+            "tenants/t.yaml:4: tenants[1].schema: schema 'acme' is already used on the same database by tenant 'acme' "
+            "(tenants/t.yaml:2) (fix: give this tenant another schema)"
+        ],
+    ),
+    (
+        "tenants_not_a_list",
+        {"t.yaml": "tenants: acme\n"},
+        ["tenants/t.yaml:1: tenants: must be a list, found text (fix: write a list here)"],
+    ),
+    (
+        "yaml_syntax_error",
+        {"t.yaml": "tenants:\n  - name: [acme\n"},
+        ["tenants/t.yaml:3: (file): not valid YAML: did not find expected ',' or ']' (fix: fix the YAML syntax)"],
+    ),
+    (
+        "empty_file",
+        {"t.yaml": ""},
+        ["tenants/t.yaml:1: tenants: the file is empty (fix: add a `tenants:` list, or delete the file)"],
+    ),
+    (
+        "key_repeated_in_one_entry",
+        {"t.yaml": "tenants:\n  - name: acme\n    name: globex\n"},
+        ["tenants/t.yaml:3: tenants[0].name: appears twice in the same mapping (fix: keep one of them)"],
+    ),
+    (
+        "yml_extension_would_be_ignored",
+        {"t.yml": [{"name": "acme"}]},
+        ["tenants/t.yml: (file): tenant files must end in .yaml; this file would be ignored (fix: rename it to t.yaml)"],
+    ),
+    (
+        "every_problem_reported_at_once",
+        {"a.yaml": [{"name": "Acme"}, {"name": "globex", "connection_limit": -2}], "b.yaml": [{"name": "initech", "server": "x"}]},
+        [
+            f"tenants/a.yaml:2: tenants[0].name: 'Acme' is not a lowercase SQL identifier (fix: {FIX_IDENTIFIER})",
+            "tenants/a.yaml:4: tenants[1].connection_limit: must be at least -1, found -2 (fix: use a value of -1 or more)",
+            "tenants/b.yaml:3: tenants[0].server: server 'x' is not in the stack config (fix: use one of: main)",
+        ],
+    ),
+]
+
+
+def expected_error(lines):
+    count = len(lines)
+    header = f"{count} problem{'s' if count != 1 else ''} in the tenant list or stack config; nothing was changed:"
+    return "\n".join([header, *(f"  {line}" for line in lines)])
+
+
+@pytest.mark.parametrize(("files", "lines"), [(f, l) for _, f, l in CASES], ids=[c[0] for c in CASES])
+def test_bad_tenant_list_is_refused_with_exact_message_and_registers_nothing(run, tenants_dir, files, lines):
+    for filename, content in files.items():
+        write_tenant_file(tenants_dir, filename, content)
+    result = run()
+    assert str(result.error) == expected_error(lines)
+    assert result.registrations == []
+
+
+def test_literal_password_is_never_echoed(run, tenants_dir):
+    write_tenant_file(tenants_dir, "t.yaml", [{"name": "acme", "password": "hunter2-do-not-print"}])
+    assert "hunter2-do-not-print" not in str(run().error)
+
+
+def test_provided_password_too_short_is_refused_without_echoing_it(run, stack, tenants_dir):
+    stack.secrets["acmePassword"] = "short!pw"
+    write_tenant_file(tenants_dir, "t.yaml", [{"name": "acme", "password_secret": "acmePassword"}])
+    result = run()
+    assert str(result.error) == expected_error(
+        [
+            "tenants/t.yaml:3: tenants[0].password_secret: the password in pg-tenants:acmePassword is not 16+ printable "
+            "ASCII characters (fix: set a longer password with `pulumi config set --secret pg-tenants:acmePassword`, "
+            "or remove password_secret to have one generated)"
+        ]
+    )
+    assert "short!pw" not in str(result.error)
+    assert result.registrations == []
+
+
+def test_password_secret_set_as_plain_config_is_refused(run, stack, tenants_dir):
+    stack.settings["acmePassword"] = "a-long-enough-password-in-plain-config"
+    write_tenant_file(tenants_dir, "t.yaml", [{"name": "acme", "password_secret": "acmePassword"}])
+    result = run()
+    assert "config key pg-tenants:acmePassword is not set as a secret in this stack" in str(result.error)
+    assert result.registrations == []
+
+
+def test_missing_tenants_directory_is_an_error(run, stack, tmp_path):
+    stack.tenants_dir = tmp_path / "no-such-dir"
+    result = run()
+    assert str(result.error) == expected_error(
+        [f"{tmp_path / 'no-such-dir'}: (directory): the tenants directory does not exist (fix: create it or set pg-tenants:tenantsDir)"]
+    )
+
+
+def test_stack_config_problems_are_reported_with_tenant_problems(run, stack, tenants_dir):
+    del stack.secrets["mainAdminPassword"]
+    stack.settings["defaultServer"] = "replica"
+    write_tenant_file(tenants_dir, "t.yaml", [{"name": "Acme"}])
+    result = run()
+    assert str(result.error) == expected_error(
+        [
+            "stack config: pg-tenants:defaultServer: server 'replica' is not in servers (fix: use one of: main)",
+            "stack config: pg-tenants:servers.main.adminPasswordSecret: config key pg-tenants:mainAdminPassword is not "
+            "set as a secret (fix: run `pulumi config set --secret pg-tenants:mainAdminPassword`, which prompts for the value)",
+            f"tenants/t.yaml:2: tenants[0].name: 'Acme' is not a lowercase SQL identifier (fix: {FIX_IDENTIFIER})",
+        ]
+    )
+    assert result.registrations == []
