@@ -1,0 +1,60 @@
+"""Time and peak memory of the real program on the SDK mock engine for generated fleets.
+
+Run: python -m benchmarks.program_benchmark [SIZES...]   (default 100 1000 5000)
+Each size runs in its own process so peak RSS is that run's alone.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DEFAULT_SIZES = (100, 1000, 5000)
+
+
+def measure(size: int) -> dict[str, float]:
+    from tests.support.program_run import run_program
+    from tests.support.stack import one_server_stack, write_tenant_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tenants_dir = Path(tmp) / "tenants"
+        write_tenant_file(tenants_dir, "fleet.yaml", [{"name": f"tenant_{i:05d}"} for i in range(size)])
+        values, secret_keys = one_server_stack(tenants_dir).as_pulumi_config()
+        started = time.perf_counter()
+        run = run_program(values, secret_keys, deterministic=False)
+        elapsed = time.perf_counter() - started
+    if run.error:
+        raise run.error
+    per_tenant = sum(1 for r in run.registrations if r.parent.endswith(f"::tenant_{0:05d}"))
+    return {
+        "tenants": size,
+        "seconds": round(elapsed, 2),
+        "ms_per_tenant": round(elapsed * 1000 / size, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "registrations": len(run.registrations),
+        "resources_per_tenant": per_tenant + 1,  # the component itself plus its children
+    }
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["--one"]:
+        print(json.dumps(measure(int(argv[1]))))
+        return
+    sizes = [int(a) for a in argv] or list(DEFAULT_SIZES)
+    print(f"{'tenants':>8} {'seconds':>8} {'ms/tenant':>10} {'peak RSS MB':>12} {'registrations':>14} {'per tenant':>11}")
+    for size in sizes:
+        out = subprocess.run([sys.executable, "-m", "benchmarks.program_benchmark", "--one", str(size)], check=True, capture_output=True, text=True)
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        print(
+            f"{row['tenants']:>8} {row['seconds']:>8} {row['ms_per_tenant']:>10} {row['peak_rss_mb']:>12} "
+            f"{row['registrations']:>14} {row['resources_per_tenant']:>11}"
+        )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
