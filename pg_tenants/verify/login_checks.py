@@ -1,0 +1,190 @@
+"""Hands-on checks: log in once as the tenant and try what it must and must not be able to do.
+
+Everything the probe creates happens inside one transaction that is rolled back, except
+CREATE DATABASE, which cannot run in a transaction; should that one succeed, the probe
+drops the database again before reporting it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import errors, sql
+
+from .findings import Code, Finding, redact
+from .fleet import Tenant
+from .search_path import parse_search_path
+
+# libpq learned require_auth in 16; with it a login also proves the server used SCRAM.
+LIBPQ_HAS_REQUIRE_AUTH = psycopg.pq.version() >= 160000
+_AUTH_REFUSED_MARKERS = ("require_auth", "authentication method requirement", "server requested")
+CONNECT_TIMEOUT_SECONDS = 10
+STATEMENT_TIMEOUT = "10s"
+# Errors that mean "refused", which is what every forbidden probe should get.
+_DENIED = (errors.InsufficientPrivilege, errors.InvalidSchemaName)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    tenant: str
+    logged_in: bool
+    findings: tuple[Finding, ...]
+
+
+def _connect(tenant: Tenant, *, require_scram: bool) -> psycopg.Connection:
+    params: dict[str, object] = {
+        "host": tenant.host, "port": tenant.port, "dbname": tenant.database, "user": tenant.role,
+        "password": tenant.password, "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "application_name": "pg-tenants verify",
+    }
+    if tenant.sslmode:
+        params["sslmode"] = tenant.sslmode
+    if require_scram:
+        params["require_auth"] = "scram-sha-256"
+    return psycopg.connect(**{k: v for k, v in params.items() if v is not None})
+
+
+def _login(tenant: Tenant) -> tuple[psycopg.Connection | None, list[Finding]]:
+    """One login; a second only when SCRAM was refused, so the remaining probes still run."""
+    secret = [tenant.password or ""]
+    try:
+        return _connect(tenant, require_scram=LIBPQ_HAS_REQUIRE_AUTH), []
+    except psycopg.OperationalError as error:
+        text = redact(str(error).strip(), secret)
+        if not (LIBPQ_HAS_REQUIRE_AUTH and any(m in text for m in _AUTH_REFUSED_MARKERS)):
+            return None, [Finding(tenant.name, Code.LOGIN_FAILED, tenant.role,
+                                  f"{tenant.role} could not log in: {_first_line(text)}")]
+    not_scram = Finding(tenant.name, Code.PASSWORD_NOT_SCRAM, "login",
+                        f"the server did not authenticate {tenant.role} with SCRAM-SHA-256")
+    try:
+        return _connect(tenant, require_scram=False), [not_scram]
+    except psycopg.OperationalError as error:
+        text = redact(str(error).strip(), secret)
+        return None, [not_scram, Finding(tenant.name, Code.LOGIN_FAILED, tenant.role,
+                                         f"{tenant.role} could not log in: {_first_line(text)}")]
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "unknown error"
+
+
+def check_tenant(tenant: Tenant, neighbour: Tenant | None) -> LoginResult:
+    """Log in as `tenant`; `neighbour` is another tenant of the same database to probe against."""
+    if not tenant.has_credentials:
+        return LoginResult(tenant.name, False, (Finding(
+            tenant.name, Code.NO_CREDENTIALS, tenant.role, "no password in the `connections` output"),))
+    conn, findings = _login(tenant)
+    if conn is None:
+        return LoginResult(tenant.name, False, tuple(findings))
+    probe = _Probe(tenant, conn)
+    try:
+        findings += probe.in_transaction(neighbour)
+        findings += probe.create_database()
+    except psycopg.Error as error:
+        findings.append(probe.inconclusive("the session", error))
+    finally:
+        conn.close()
+    return LoginResult(tenant.name, True, tuple(findings))
+
+
+class _Probe:
+    def __init__(self, tenant: Tenant, conn: psycopg.Connection) -> None:
+        self.tenant = tenant
+        self.conn = conn
+        # Random names: never collide with real objects or with a concurrent verify run.
+        self.name = f"pg_tenants_verify_{secrets.token_hex(6)}"
+
+    def inconclusive(self, what: str, error: psycopg.Error) -> Finding:
+        text = redact(_first_line(str(error)), [self.tenant.password or ""])
+        return Finding(self.tenant.name, Code.PROBE_INCONCLUSIVE, what, f"probing {what} failed: {text}")
+
+    def in_transaction(self, neighbour: Tenant | None) -> list[Finding]:
+        t, probe = self.tenant, sql.Identifier(self.name)
+        findings: list[Finding] = []
+        with self.conn.cursor() as cur:
+            cur.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(STATEMENT_TIMEOUT)))
+            cur.execute("SELECT current_setting('search_path'), current_schema()")
+            search_path, current = cur.fetchone() or ("", None)
+            if parse_search_path(search_path) != [t.schema] or current != t.schema:
+                findings.append(Finding(t.name, Code.SEARCH_PATH_MISMATCH, search_path,
+                                        f"logged in as {t.role}, search_path is {search_path!s} "
+                                        f"and new objects would go to {current or 'no schema'}"))
+            findings += self._use_own_schema(cur, probe)
+            findings += self._must_fail(cur, "CREATE in schema public", Code.COULD_CREATE_IN_PUBLIC, "public",
+                                        sql.SQL("CREATE TABLE public.{} (id int)").format(probe))
+            findings += self._must_fail(cur, "CREATE SCHEMA", Code.COULD_CREATE_SCHEMA, "CREATE SCHEMA",
+                                        sql.SQL("CREATE SCHEMA {}").format(probe))
+            findings += self._must_fail(cur, "CREATE ROLE", Code.COULD_CREATE_ROLE, "CREATE ROLE",
+                                        sql.SQL("CREATE ROLE {}").format(probe))
+            if neighbour is not None:
+                findings += self._neighbour(cur, neighbour, probe)
+        self.conn.rollback()
+        return findings
+
+    def _use_own_schema(self, cur: psycopg.Cursor, probe: sql.Identifier) -> list[Finding]:
+        t = self.tenant
+        try:
+            with self.conn.transaction():
+                # Unqualified on purpose: the table must land in the tenant's schema via search_path.
+                cur.execute(sql.SQL("CREATE TABLE {} (id int)").format(probe))
+                cur.execute(sql.SQL("INSERT INTO {} VALUES (1)").format(probe))
+                cur.execute(sql.SQL("SELECT count(*) FROM {}").format(probe))
+                cur.execute("SELECT relnamespace::regnamespace::text FROM pg_class WHERE oid = %s::regclass",
+                            [self.name])
+                row = cur.fetchone()
+        except _DENIED as error:
+            return [Finding(t.name, Code.OWN_SCHEMA_UNUSABLE, t.schema,
+                            f"{t.role} cannot create a table in its schema: {_first_line(str(error))}")]
+        except psycopg.Error as error:
+            return [self.inconclusive("own schema", error)]
+        landed = parse_search_path(row[0])[0] if row else None
+        if landed != t.schema:
+            return [Finding(t.name, Code.SEARCH_PATH_MISMATCH, landed or "",
+                            f"a table {t.role} created without a schema landed in {landed}, not {t.schema}")]
+        return []
+
+    def _must_fail(self, cur: psycopg.Cursor, what: str, code: Code, detail: str,
+                   statement: sql.Composable) -> list[Finding]:
+        try:
+            with self.conn.transaction():  # a savepoint: the outer transaction survives the refusal
+                cur.execute(statement)
+        except _DENIED:
+            return []
+        except psycopg.Error as error:
+            return [self.inconclusive(what, error)]
+        return [Finding(self.tenant.name, code, detail, f"{self.tenant.role} could {what}")]
+
+    def _neighbour(self, cur: psycopg.Cursor, neighbour: Tenant, probe: sql.Identifier) -> list[Finding]:
+        t, other = self.tenant, neighbour.schema
+        findings: list[Finding] = []
+        # The server leaves schemas without USAGE out of the effective search path.
+        # force_rollback: SET LOCAL would otherwise outlive the savepoint.
+        with self.conn.transaction(force_rollback=True):
+            cur.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(other)))
+            cur.execute("SELECT current_schema()")
+            row = cur.fetchone()
+            if row and row[0] == other:
+                findings.append(Finding(t.name, Code.COULD_USE_OTHER_SCHEMA, f"USAGE on schema {other}",
+                                        f"{t.role} can use schema {other} of tenant {neighbour.name}"))
+        findings += self._must_fail(
+            cur, f"CREATE in schema {other} of tenant {neighbour.name}", Code.COULD_USE_OTHER_SCHEMA,
+            f"CREATE on schema {other}",
+            sql.SQL("CREATE TABLE {}.{} (id int)").format(sql.Identifier(other), probe))
+        return findings
+
+    def create_database(self) -> list[Finding]:
+        self.conn.autocommit = True
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name))
+        try:
+            self.conn.execute(statement)
+        except _DENIED:
+            return []
+        except psycopg.Error as error:
+            return [self.inconclusive("CREATE DATABASE", error)]
+        self.conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(self.name)))
+        return [Finding(self.tenant.name, Code.COULD_CREATE_DATABASE, "CREATE DATABASE",
+                        f"{self.tenant.role} could CREATE DATABASE")]
+

@@ -1,0 +1,462 @@
+"""`pg-tenants verify` against a real PostgreSQL: a correct fleet passes, each tampering is named.
+
+The fleet is provisioned here with plain SQL exactly as "correctly provisioned" is defined
+(client-computed SCRAM verifiers, admin-owned schemas, USAGE+CREATE, CONNECT, default
+privileges, hardened databases), then tampered with as an operator or an attacker might.
+Roles are cluster-wide, so every test gets its own database and role-name suffix.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+import string
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from components.tenant import DEFAULT_PRIVILEGES
+from pg_tenants.cli import main
+from pg_tenants.connection_formats import Credentials
+from pg_tenants.local_postgres import RunningPostgres, pg_versions_under_test, running_postgres
+from pg_tenants.scram import scram_sha256_verifier
+
+PROTECTED_DATABASES = ("postgres", "template1")
+TENANT_NAMES = ("acme", "globex", "initech")
+PASSWORD_ALPHABET = string.ascii_letters + string.digits + string.punctuation
+
+
+# ----------------------------------------------------------------------------- fixture helper
+
+
+@dataclass(frozen=True)
+class ProvisionedTenant:
+    name: str
+    role: str
+    schema: str
+    password: str
+
+
+@dataclass(frozen=True)
+class ProvisionedFleet:
+    pg: RunningPostgres
+    database: str
+    tenants: dict[str, ProvisionedTenant]
+
+    def outputs(self) -> dict:
+        """What `pulumi stack output --json --show-secrets` would print for this fleet."""
+        return {
+            "tenants": {t.name: {"schema": t.schema, "username": t.role, "server": "main", "database": self.database}
+                        for t in self.tenants.values()},
+            "connections": {
+                t.name: Credentials(host=self.pg.host, port=self.pg.port, database=self.database, user=t.role,
+                                    password=t.password, sslmode="disable").all_formats()
+                for t in self.tenants.values()
+            },
+        }
+
+    def admin(self) -> psycopg.Connection:
+        return self.pg.admin_connect(self.database)
+
+    def role(self, name: str) -> sql.Identifier:
+        return sql.Identifier(self.tenants[name].role)
+
+    def schema(self, name: str) -> sql.Identifier:
+        return sql.Identifier(self.tenants[name].schema)
+
+
+def harden_protected_databases(pg: RunningPostgres) -> None:
+    with pg.admin_connect() as conn:
+        for database in PROTECTED_DATABASES:
+            conn.execute(sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database)))
+
+
+def provision_fleet(pg: RunningPostgres, database: str, names: Sequence[str], suffix: str) -> ProvisionedFleet:
+    """Create a database and its tenants as the program would leave them after `pulumi up`."""
+    admin = sql.Identifier(pg.admin_user)
+    db = sql.Identifier(database)
+    with pg.admin_connect() as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(db))
+        conn.execute(sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(db))
+    tenants = {}
+    with pg.admin_connect(database, autocommit=False) as conn:
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        for name in names:
+            tenant = ProvisionedTenant(name, f"{name}_{suffix}", name,
+                                       "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(32)))
+            tenants[name] = tenant
+            role, schema = sql.Identifier(tenant.role), sql.Identifier(tenant.schema)
+            verifier = scram_sha256_verifier(tenant.password, secrets.token_bytes(16))
+            conn.execute(sql.SQL(
+                "CREATE ROLE {} WITH LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+                "NOBYPASSRLS INHERIT CONNECTION LIMIT -1 VALID UNTIL 'infinity'").format(role, sql.Literal(verifier)))
+            conn.execute(sql.SQL("ALTER ROLE {} SET search_path TO {}").format(role, schema))
+            conn.execute(sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(schema, admin))
+            conn.execute(sql.SQL("GRANT CREATE, USAGE ON SCHEMA {} TO {}").format(schema, role))
+            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, role))
+            for object_type, privileges in DEFAULT_PRIVILEGES.items():
+                conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT {} ON {} TO {}").format(
+                    admin, schema, sql.SQL(", ").join(map(sql.SQL, privileges)), sql.SQL(f"{object_type.upper()}S"), role))
+        conn.commit()
+    return ProvisionedFleet(pg, database, tenants)
+
+
+def drop_fleet(fleet: ProvisionedFleet) -> None:
+    with fleet.pg.admin_connect() as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(fleet.database)))
+        existing = {row[0] for row in conn.execute("SELECT rolname FROM pg_roles")}
+        for tenant in fleet.tenants.values():
+            if tenant.role not in existing:
+                continue
+            role = sql.Identifier(tenant.role)
+            for database in PROTECTED_DATABASES:  # a test may have granted CONNECT there
+                conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(sql.Identifier(database), role))
+            conn.execute(sql.SQL("DROP ROLE {}").format(role))
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module", params=pg_versions_under_test(), ids=lambda major: f"pg{major}")
+def server(request) -> Iterator[RunningPostgres]:
+    with running_postgres(request.param) as pg:
+        harden_protected_databases(pg)
+        yield pg
+
+
+@pytest.fixture
+def fleet(server, monkeypatch) -> Iterator[ProvisionedFleet]:
+    suffix = secrets.token_hex(4)
+    provisioned = provision_fleet(server, f"app_{suffix}", TENANT_NAMES, suffix)
+    # The admin login comes from the environment, as in a pipeline.
+    monkeypatch.setenv("PG_TENANTS_ADMIN_CONNINFO", server.admin_conninfo())
+    try:
+        yield provisioned
+    finally:
+        drop_fleet(provisioned)
+
+
+@dataclass(frozen=True)
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def report(self) -> dict:
+        return json.loads(self.stdout)
+
+    def findings(self) -> set[tuple[str, str, str]]:
+        report = self.report
+        found = [f for t in report["tenants"] for f in t["findings"]] + report["database_findings"]
+        return {(f["subject"], f["code"], f["detail"]) for f in found}
+
+    def codes_for(self, subject: str) -> set[str]:
+        return {code for s, code, _ in self.findings() if s == subject}
+
+
+def run_verify(fleet: ProvisionedFleet, tmp_path: Path, *extra: str, json_output: bool = True) -> Run:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(fleet.outputs()))
+    out, err = io.StringIO(), io.StringIO()
+    args = ["verify", "--outputs", str(outputs), *(["--json"] if json_output else []), *extra]
+    code = main(args, stdout=out, stderr=err)
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+def tamper(fleet: ProvisionedFleet, statement: sql.Composable, *, database: str | None = None) -> None:
+    with fleet.pg.admin_connect(database or fleet.database) as conn:
+        conn.execute(statement)
+
+
+# ----------------------------------------------------------------------------- a correct fleet
+
+
+def test_a_correctly_provisioned_fleet_verifies_clean(fleet, tmp_path):
+    run = run_verify(fleet, tmp_path)
+
+    assert run.findings() == set()
+    assert run.exit_code == 0
+    assert run.report["verdict"] == "pass"
+
+
+def test_every_tenant_logs_in_during_a_clean_run(fleet, tmp_path):
+    run = run_verify(fleet, tmp_path)
+
+    assert {t["tenant"]: t["login"] for t in run.report["tenants"]} == {name: "ok" for name in TENANT_NAMES}
+
+
+def test_the_table_has_one_row_per_tenant_and_a_pass_verdict(fleet, tmp_path):
+    run = run_verify(fleet, tmp_path, json_output=False)
+
+    rows = [line for line in run.stdout.splitlines() if line.split(" ")[0] in TENANT_NAMES]
+    assert len(rows) == 3 and all(row.rstrip().endswith("PASS") for row in rows)
+    assert run.stdout.rstrip().endswith("PASS: every tenant is isolated as declared")
+
+
+def test_the_hands_on_probe_leaves_nothing_behind(fleet, tmp_path):
+    run_verify(fleet, tmp_path)
+
+    with fleet.admin() as conn:
+        leftovers = conn.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'pg_tenants_verify_%'").fetchone()[0]
+        databases = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'pg_tenants_verify_%'").fetchone()[0]
+    assert (leftovers, databases) == (0, 0)
+
+
+def test_catalog_only_skips_the_logins(fleet, tmp_path):
+    run = run_verify(fleet, tmp_path, "--catalog-only")
+
+    assert {t["login"] for t in run.report["tenants"]} == {"skipped"}
+    assert run.exit_code == 0
+
+
+def test_outputs_can_come_from_stdin(fleet):
+    out = io.StringIO()
+    code = main(["verify", "--outputs", "-", "--json", "--no-progress"],
+                stdin=io.StringIO(json.dumps(fleet.outputs())), stdout=out, stderr=io.StringIO())
+
+    assert code == 0
+    assert json.loads(out.getvalue())["verdict"] == "pass"
+
+
+# ----------------------------------------------------------------------------- tamperings
+
+
+def test_a_cross_tenant_schema_grant_is_cross_tenant_access(fleet, tmp_path):
+    tamper(fleet, sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(fleet.schema("globex"), fleet.role("acme")))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert ("acme", "cross_tenant_access", "USAGE on schema globex") in run.findings()
+    assert run.exit_code == 1
+
+
+def test_a_cross_tenant_grant_is_also_felt_by_the_tenant_at_login(fleet, tmp_path):
+    # acme's hands-on neighbour is globex (the next tenant by name).
+    tamper(fleet, sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(fleet.schema("globex"), fleet.role("acme")))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert ("acme", "could_use_other_schema", "USAGE on schema globex") in run.findings()
+
+
+def test_a_cross_tenant_table_grant_is_cross_tenant_access(fleet, tmp_path):
+    tamper(fleet, sql.SQL("CREATE TABLE {}.invoices (id int)").format(fleet.schema("acme")))
+    tamper(fleet, sql.SQL("GRANT SELECT ON {}.invoices TO {}").format(fleet.schema("acme"), fleet.role("initech")))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert ("initech", "cross_tenant_access", "SELECT on acme.invoices") in run.findings()
+
+
+def test_create_on_schema_public_for_public_is_reported_for_the_database(fleet, tmp_path):
+    tamper(fleet, sql.SQL("GRANT CREATE ON SCHEMA public TO PUBLIC"))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert (f"database {fleet.database}", "public_create_on_public_schema", "public") in run.findings()
+
+
+def test_create_on_schema_public_is_felt_by_every_tenant_at_login(fleet, tmp_path):
+    tamper(fleet, sql.SQL("GRANT CREATE ON SCHEMA public TO PUBLIC"))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert all("could_create_in_public" in run.codes_for(name) for name in TENANT_NAMES)
+
+
+def test_connect_restored_to_public_is_public_connect(fleet, tmp_path):
+    tamper(fleet, sql.SQL("GRANT CONNECT ON DATABASE {} TO PUBLIC").format(sql.Identifier(fleet.database)))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert (f"database {fleet.database}", "public_connect", fleet.database) in run.findings()
+
+
+def test_temporary_restored_to_public_is_public_temp(fleet, tmp_path):
+    tamper(fleet, sql.SQL("GRANT TEMPORARY ON DATABASE {} TO PUBLIC").format(sql.Identifier(fleet.database)))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert (f"database {fleet.database}", "public_temp", fleet.database) in run.findings()
+
+
+def test_connect_on_a_protected_database_is_can_connect_other_database(fleet, tmp_path):
+    tamper(fleet, sql.SQL("GRANT CONNECT ON DATABASE postgres TO {}").format(fleet.role("globex")))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert ("globex", "can_connect_other_database", "postgres") in run.findings()
+
+
+def test_a_role_made_createdb_is_a_role_attribute_finding(fleet, tmp_path):
+    tamper(fleet, sql.SQL("ALTER ROLE {} CREATEDB").format(fleet.role("acme")))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert ("acme", "role_attribute", "CREATEDB") in run.findings()
+
+
+def test_a_role_made_createdb_could_create_a_database_at_login(fleet, tmp_path):
+    tamper(fleet, sql.SQL("ALTER ROLE {} CREATEDB").format(fleet.role("acme")))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert ("acme", "could_create_database", "CREATE DATABASE") in run.findings()
+
+
+def test_a_superuser_tenant_is_a_role_attribute_finding(fleet, tmp_path):
+    tamper(fleet, sql.SQL("ALTER ROLE {} SUPERUSER").format(fleet.role("initech")))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert ("initech", "role_attribute", "SUPERUSER") in run.findings()
+
+
+def test_a_changed_search_path_is_search_path_mismatch(fleet, tmp_path):
+    tamper(fleet, sql.SQL("ALTER ROLE {} SET search_path TO {}, public").format(fleet.role("globex"), fleet.schema("globex")))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert "search_path_mismatch" in run.codes_for("globex")
+
+
+def test_a_per_database_search_path_override_is_search_path_mismatch(fleet, tmp_path):
+    tamper(fleet, sql.SQL("ALTER ROLE {} IN DATABASE {} SET search_path TO public").format(
+        fleet.role("globex"), sql.Identifier(fleet.database)))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert ("globex", "search_path_mismatch", "public") in run.findings()
+
+
+def test_an_md5_password_is_password_not_scram(fleet, tmp_path):
+    with fleet.admin() as conn:
+        conn.execute("SET password_encryption = 'md5'")
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            fleet.role("acme"), sql.Literal(fleet.tenants["acme"].password)))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert ("acme", "password_not_scram", "md5") in run.findings()
+
+
+def test_an_extra_role_membership_is_unexpected_membership(fleet, tmp_path):
+    tamper(fleet, sql.SQL("GRANT {} TO {}").format(fleet.role("globex"), fleet.role("acme")))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert ("acme", "unexpected_membership", fleet.tenants["globex"].role) in run.findings()
+
+
+def test_an_extra_role_membership_shows_on_the_tenant_that_can_be_impersonated(fleet, tmp_path):
+    tamper(fleet, sql.SQL("GRANT {} TO {}").format(fleet.role("globex"), fleet.role("acme")))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert ("globex", "role_has_members", fleet.tenants["acme"].role) in run.findings()
+
+
+def test_an_extra_role_membership_gives_cross_tenant_access_through_the_role(fleet, tmp_path):
+    tamper(fleet, sql.SQL("GRANT {} TO {}").format(fleet.role("globex"), fleet.role("acme")))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert ("acme", "cross_tenant_access", "USAGE on schema globex") in run.findings()
+
+
+def test_a_table_owned_by_another_tenant_is_foreign_owned_object(fleet, tmp_path):
+    tamper(fleet, sql.SQL("CREATE TABLE {}.ledger (id int)").format(fleet.schema("acme")))
+    tamper(fleet, sql.SQL("ALTER TABLE {}.ledger OWNER TO {}").format(fleet.schema("acme"), fleet.role("globex")))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert ("acme", "foreign_owned_object", "acme.ledger") in run.findings()
+
+
+def test_a_schema_owned_by_its_tenant_is_schema_owner(fleet, tmp_path):
+    tamper(fleet, sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(fleet.schema("initech"), fleet.role("initech")))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert ("initech", "schema_owner", fleet.tenants["initech"].role) in run.findings()
+
+
+def test_public_usage_on_a_tenant_schema_is_public_grant(fleet, tmp_path):
+    tamper(fleet, sql.SQL("GRANT USAGE ON SCHEMA {} TO PUBLIC").format(fleet.schema("initech")))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert ("initech", "public_grant", "USAGE on schema initech") in run.findings()
+
+
+def test_a_grant_on_schema_public_to_a_tenant_is_extra_grant(fleet, tmp_path):
+    tamper(fleet, sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(fleet.role("globex")))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert ("globex", "extra_grant", "CREATE on schema public") in run.findings()
+
+
+def test_revoked_default_privileges_are_default_privileges_missing(fleet, tmp_path):
+    tamper(fleet, sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} REVOKE EXECUTE ON FUNCTIONS FROM {}").format(
+        sql.Identifier(fleet.pg.admin_user), fleet.schema("acme"), fleet.role("acme")))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert ("acme", "default_privileges_missing", "functions: EXECUTE") in run.findings()
+
+
+def test_a_dropped_role_is_role_missing_and_cannot_log_in(fleet, tmp_path):
+    with fleet.admin() as conn:
+        role = fleet.role("initech")
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(role))
+        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(sql.Identifier(fleet.database), role))
+        conn.execute(sql.SQL("DROP ROLE {}").format(role))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert {"role_missing", "login_failed"} <= run.codes_for("initech")
+
+
+# ----------------------------------------------------------------------------- secrets and errors
+
+
+def test_no_password_or_connection_string_is_ever_printed(fleet, tmp_path):
+    # Break things so that every message path runs: failed login, md5, extra grants.
+    with fleet.admin() as conn:
+        conn.execute("SET password_encryption = 'md5'")
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(fleet.role("acme"), sql.Literal("not-the-real-one")))
+        conn.execute(sql.SQL("GRANT CREATE ON SCHEMA public TO PUBLIC"))
+
+    runs = [run_verify(fleet, tmp_path), run_verify(fleet, tmp_path, json_output=False)]
+
+    printed = "".join(r.stdout + r.stderr for r in runs)
+    passwords = [t.password for t in fleet.tenants.values()] + [fleet.pg.admin_password or ""]
+    assert [p for p in passwords if p in printed] == []
+    assert "postgresql://" not in printed and "password=" not in printed
+
+
+def test_hidden_secrets_in_the_outputs_are_a_usage_error(fleet, tmp_path):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({**fleet.outputs(), "connections": "[secret]"}))
+    err = io.StringIO()
+
+    code = main(["verify", "--outputs", str(outputs)], stdout=io.StringIO(), stderr=err)
+
+    assert code == 2
+    assert "--show-secrets" in err.getvalue()
+
+
+def test_a_failed_admin_login_is_a_usage_error_without_the_password(fleet, tmp_path, monkeypatch):
+    monkeypatch.setenv("PG_TENANTS_ADMIN_CONNINFO", f"host={fleet.pg.host} port={fleet.pg.port} "
+                                                    f"user={fleet.pg.admin_user} password=wrong-admin-secret")
+    run = run_verify(fleet, tmp_path)
+
+    assert run.exit_code == 2
+    assert "admin login" in run.stderr and "wrong-admin-secret" not in run.stderr
