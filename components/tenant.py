@@ -1,8 +1,8 @@
-"""One tenant: its generated password, SCRAM verifier, login role, schema and grants.
+"""One tenant: generated password(s), SCRAM verifier(s), login role(s), schema and grants.
 
 Every child is named from the tenant's stable key and parented to the component, so its
-URN never depends on where the tenant sits in the YAML and the server's provider is
-inherited from the component.
+URN never depends on where the tenant sits in the YAML, renames can alias it, and the
+database's provider is inherited from the component.
 """
 
 from __future__ import annotations
@@ -33,16 +33,32 @@ DEFAULT_PRIVILEGES = {
     "function": ["EXECUTE"],
 }
 
+# An adopted role keeps whatever it had until the import is in the state; the next run
+# (with `adopt` removed) then applies the declared password and attributes as an update.
+ADOPTED_ROLE_IGNORES = [
+    "password", "login", "searchPaths", "connectionLimit", "statementTimeout", "idleInTransactionSessionTimeout",
+    "validUntil", "inherit", "superuser", "createDatabase", "createRole", "replication", "bypassRowLevelSecurity",
+    "encryptedPassword", "roles", "assumeRole", "skipDropRole", "skipReassignOwned",
+]  # fmt: skip
+ADOPTED_SCHEMA_IGNORES = ["owner", "ifNotExists", "dropCascade"]
+
 
 @dataclass(frozen=True)
 class TenantArgs:
     tenant: Tenant
     server: ServerSettings
     scram_iterations: int
+    protect_schemas: bool
     # A Pulumi secret holding an admin-provided password; None means generate one.
     provided_password: pulumi.Output[str] | None
     # Resources that change PUBLIC's grants on the tenant's database: same pg_database row.
     database_hardening: Sequence[pulumi.Resource]
+
+
+@dataclass(frozen=True)
+class _Login:
+    role: postgresql.Role
+    password: pulumi.Output[str]
 
 
 class TenantResources(pulumi.ComponentResource):
@@ -50,22 +66,84 @@ class TenantResources(pulumi.ComponentResource):
 
     def __init__(self, args: TenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         tenant = args.tenant
-        super().__init__("pg-tenants:index:Tenant", tenant.name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        key = tenant.name
+        renames = pulumi.ResourceOptions(aliases=[pulumi.Alias(name=old) for old in tenant.previous_names])
+        super().__init__("pg-tenants:index:Tenant", tenant.name, None, pulumi.ResourceOptions.merge(opts, renames))
+        self._args = args
+        tenant = args.tenant
 
-        password = self._password(args, child)
-        salt = random.RandomBytes(f"{key}-scram-salt", length=SALT_BYTES, opts=child)
-        verifier = pulumi.Output.secret(
-            pulumi.Output.all(password, salt.base64).apply(
-                lambda values: scram_sha256_verifier(values[0], base64.b64decode(values[1]), args.scram_iterations)
+        schema = self._schema()
+        if tenant.zero_downtime_rotation:
+            owner = self._role("role", tenant.username, login=False, password=None, depends_on=schema)
+            logins = [self._login_slot(slot, owner, schema) for slot in ("a", "b")]
+            current, previous = (logins[0], logins[1]) if tenant.rotation % 2 == 0 else (logins[1], logins[0])
+        else:
+            password = self._password("", tenant.rotation)
+            owner = self._role("role", tenant.username, login=tenant.state == "active", password=password, depends_on=schema)
+            current, previous = _Login(owner, password), None
+        self._grants(owner, schema)
+
+        previous_formats = self._formats(previous) if previous is not None else None
+        # Ready only once the schema exists (the roles' formats wait for the roles).
+        self.connection_formats = pulumi.Output.secret(
+            pulumi.Output.all(schema.id, self._formats(current), previous_formats).apply(
+                lambda values: _with_previous(values[1], values[2])
             )
         )
+        self.register_outputs({"connection_formats": self.connection_formats})
 
-        role = postgresql.Role(
-            f"{key}-role",
-            name=tenant.username,
-            login=True,
+    def _child(self, suffix: str, **options: object) -> tuple[str, pulumi.ResourceOptions]:
+        key = self._args.tenant.name
+        aliases = [pulumi.Alias(name=f"{old}-{suffix}") for old in self._args.tenant.previous_names]
+        return f"{key}-{suffix}", pulumi.ResourceOptions(parent=self, aliases=aliases, **options)
+
+    def _schema(self) -> postgresql.Schema:
+        tenant = self._args.tenant
+        purge = tenant.on_remove == "purge"
+        adopt = {"import_": f"{tenant.database}.{tenant.schema}", "ignore_changes": ADOPTED_SCHEMA_IGNORES} if tenant.adopt else {}
+        name, opts = self._child(
+            "schema",
+            # Removing the entry keeps the schema and its data unless purge was applied first.
+            retain_on_delete=not purge,
+            protect=self._args.protect_schemas and not purge,
+            **adopt,
+        )
+        # Owned by the admin so the tenant cannot drop or rename it; an existing schema is
+        # never adopted silently (its data would be handed to this tenant) — only via `adopt`.
+        return postgresql.Schema(
+            name,
+            name=tenant.schema,
+            database=tenant.database,
+            owner=self._args.server.admin_username,
+            if_not_exists=False,
+            drop_cascade=purge,
+            opts=opts,
+        )
+
+    def _role(
+        self,
+        suffix: str,
+        role_name: str,
+        *,
+        login: bool,
+        password: pulumi.Output[str] | None,
+        depends_on: pulumi.Resource,
+        member_of: postgresql.Role | None = None,
+    ) -> postgresql.Role:
+        tenant = self._args.tenant
+        adopt = {"import_": role_name, "ignore_changes": ADOPTED_ROLE_IGNORES} if tenant.adopt else {}
+        # Depends on the schema so a purge drops the role (REASSIGN OWNED) before the schema.
+        name, opts = self._child(suffix, depends_on=[depends_on], **adopt)
+        verifier = None
+        if password is not None:
+            verifier = pulumi.Output.secret(
+                pulumi.Output.all(password, self._salt(suffix)).apply(
+                    lambda values: scram_sha256_verifier(values[0], base64.b64decode(values[1]), self._args.scram_iterations)
+                )
+            )
+        return postgresql.Role(
+            name,
+            name=role_name,
+            login=login,
             password=verifier,
             superuser=False,
             create_database=False,
@@ -73,82 +151,106 @@ class TenantResources(pulumi.ComponentResource):
             replication=False,
             bypass_row_level_security=False,
             inherit=True,
+            roles=[member_of.name] if member_of else None,
+            # Sessions act as the owner, so objects never belong to a rotating login role.
+            assume_role=member_of.name if member_of else None,
             search_paths=[tenant.schema],
             connection_limit=tenant.connection_limit,
             statement_timeout=tenant.statement_timeout,
             idle_in_transaction_session_timeout=tenant.idle_in_transaction_session_timeout,
             valid_until=tenant.valid_until,
-            opts=child,
+            opts=opts,
         )
-        # Owned by the admin so the tenant cannot drop or rename it; never adopt an
-        # existing schema silently (its data would be handed to this tenant).
-        schema = postgresql.Schema(
-            f"{key}-schema",
-            name=tenant.schema,
-            database=tenant.database,
-            owner=args.server.admin_username,
-            if_not_exists=False,
-            drop_cascade=False,
-            opts=child,
-        )
-        postgresql.Grant(
-            f"{key}-schema-usage",
-            database=tenant.database,
-            role=role.name,
-            schema=schema.name,
-            object_type="schema",
-            privileges=["CREATE", "USAGE"],
-            opts=child,
-        )
-        # Every CONNECT grant and PUBLIC's revoke rewrite the same pg_database row; the
-        # revoke runs first so tenants never race it ("tuple concurrently updated").
-        postgresql.Grant(
-            f"{key}-database-connect",
-            database=tenant.database,
-            role=role.name,
-            object_type="database",
-            privileges=["CONNECT"],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.database_hardening)),
-        )
-        for object_type, privileges in DEFAULT_PRIVILEGES.items():
-            postgresql.DefaultPrivileges(
-                f"{key}-default-{object_type}s",
-                database=tenant.database,
-                owner=args.server.admin_username,
-                role=role.name,
-                schema=schema.name,
-                object_type=object_type,
-                privileges=privileges,
-                opts=child,
-            )
 
-        credentials = password.apply(
-            lambda secret: Credentials(
-                host=args.server.host,
-                port=args.server.port,
-                database=tenant.database,
-                user=tenant.username,
-                password=secret,
-                sslmode=args.server.sslmode,
-            ).all_formats()
+    def _login_slot(self, slot: str, owner: postgresql.Role, schema: postgresql.Schema) -> _Login:
+        tenant = self._args.tenant
+        # Rotation n renews slot a when n is even and slot b when odd; the other keeps its
+        # password from rotation n - 1, so the previous credentials stay valid until n + 1.
+        parity = 0 if slot == "a" else 1
+        generation = tenant.rotation - ((tenant.rotation - parity) % 2)
+        password = self._password(f"-{slot}", generation)
+        role = self._role(
+            f"login-{slot}",
+            f"{tenant.username}_{slot}",
+            login=tenant.state == "active",
+            password=password,
+            depends_on=schema,
+            member_of=owner,
         )
-        # Ready only once the role can log in and reach its schema.
-        self.connection_formats = pulumi.Output.secret(
-            pulumi.Output.all(credentials, role.id, schema.id).apply(lambda values: values[0])
-        )
-        self.register_outputs({"connection_formats": self.connection_formats})
+        return _Login(role, password)
 
-    def _password(self, args: TenantArgs, child: pulumi.ResourceOptions) -> pulumi.Output[str]:
-        if args.provided_password is not None:
-            return pulumi.Output.secret(args.provided_password)
+    def _password(self, slot: str, generation: int) -> pulumi.Output[str]:
+        if self._args.provided_password is not None:
+            return pulumi.Output.secret(self._args.provided_password)
+        name, opts = self._child(f"password{slot}")
         generated = random.RandomPassword(
-            f"{args.tenant.name}-password",
+            name,
             length=PASSWORD_LENGTH,
             upper=True,
             lower=True,
             numeric=True,
             special=True,
             override_special=PUNCTUATION,
-            opts=child,
+            keepers={"rotation": str(generation)},
+            opts=opts,
         )
         return pulumi.Output.secret(generated.result)
+
+    def _salt(self, role_suffix: str) -> pulumi.Output[str]:
+        name, opts = self._child(f"{role_suffix}-scram-salt")
+        return random.RandomBytes(name, length=SALT_BYTES, opts=opts).base64
+
+    def _grants(self, owner: postgresql.Role, schema: postgresql.Schema) -> None:
+        tenant = self._args.tenant
+        name, opts = self._child("schema-usage")
+        postgresql.Grant(
+            name,
+            database=tenant.database,
+            role=owner.name,
+            schema=schema.name,
+            object_type="schema",
+            privileges=["CREATE", "USAGE"],
+            opts=opts,
+        )
+        # Every CONNECT grant and PUBLIC's revoke rewrite the same pg_database row; the
+        # revoke runs first so tenants never race it ("tuple concurrently updated").
+        name, opts = self._child("database-connect", depends_on=list(self._args.database_hardening))
+        postgresql.Grant(
+            name,
+            database=tenant.database,
+            role=owner.name,
+            object_type="database",
+            privileges=["CONNECT"],
+            opts=opts,
+        )
+        for object_type, privileges in DEFAULT_PRIVILEGES.items():
+            name, opts = self._child(f"default-{object_type}s")
+            postgresql.DefaultPrivileges(
+                name,
+                database=tenant.database,
+                owner=self._args.server.admin_username,
+                role=owner.name,
+                schema=schema.name,
+                object_type=object_type,
+                privileges=privileges,
+                opts=opts,
+            )
+
+    def _formats(self, login: _Login) -> pulumi.Output[dict[str, object]]:
+        server, tenant = self._args.server, self._args.tenant
+        # The role's id resolves once the role exists: credentials never precede their role.
+        return pulumi.Output.all(login.role.name, login.password, login.role.id).apply(
+            lambda values: Credentials(
+                host=server.host,
+                port=server.port,
+                database=tenant.database,
+                user=values[0],
+                password=values[1],
+                sslmode=server.sslmode,
+            ).all_formats()
+        )
+
+
+def _with_previous(current: dict[str, object], previous: dict[str, object] | None) -> dict[str, object]:
+    """The current credentials at the top level; zero-downtime tenants add `previous`."""
+    return current if previous is None else {**current, "previous": previous}

@@ -48,6 +48,8 @@ class StackSettings(BaseModel):
     harden_databases: bool = Field(default=True, alias="hardenDatabases")
     scram_iterations: int = Field(default=4096, ge=4096, le=10_000_000, alias="scramIterations")
     tenants_dir: str = Field(default="tenants", alias="tenantsDir")
+    # Pulumi `protect` on every schema: `pulumi up` refuses to delete one, except a tenant marked purge.
+    protect_schemas: bool = Field(default=False, alias="protectSchemas")
 
     def server_for(self, name: str | None) -> str | None:
         if name is not None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pg_tenants.identifiers import identifier_problem
+from pg_tenants.identifiers import MAX_IDENTIFIER_BYTES, identifier_problem
 from pg_tenants.problems import ConfigurationInvalid, Problem
 from pg_tenants.pydantic_problems import field_path, problems_from_validation_error
 from pg_tenants.stack_config import NAMESPACE, ConfigSource, StackSettings
@@ -158,6 +158,48 @@ def _check_entries(entries: list[_Located], settings: StackSettings | None, conf
     distinct = [located for located in entries if id(located) not in repeated_ids]
     problems += _duplicates(distinct, "username", _username, lambda e: _server(e, settings), scope="server")[0]
     problems += _duplicates(distinct, "schema", _schema, lambda e: (_server(e, settings), _database(e, settings)), scope="database")[0]
+    problems += _login_role_clashes(distinct, settings)
+    problems += _previous_name_clashes(entries)
+    return problems
+
+
+def _login_role_clashes(entries: list[_Located], settings: StackSettings | None) -> list[Problem]:
+    """Zero-downtime tenants add `<username>_a` and `_b`; roles are per server, not per database."""
+    owners = {(_server(l.entry, settings), _username(l.entry)): l for l in entries}
+    problems = []
+    for located in entries:
+        if not located.entry.zero_downtime_rotation:
+            continue
+        for suffix in ("_a", "_b"):
+            role = f"{_username(located.entry)}{suffix}"
+            other = owners.get((_server(located.entry, settings), role))
+            if other is not None:
+                problems.append(
+                    located.problem(
+                        "zero_downtime_rotation",
+                        f"its login role {role!r} is the username of tenant {other.entry.name!r} ({other.document.file}:{other.line()})",
+                        "give one of the two tenants another username",
+                    )
+                )
+    return problems
+
+
+def _previous_name_clashes(entries: list[_Located]) -> list[Problem]:
+    current = {l.entry.name: l for l in entries}
+    claimed: dict[str, _Located] = {}
+    problems = []
+    for located in entries:
+        for old in located.entry.previous_names:
+            if old in current:
+                problems.append(
+                    located.problem("previous_names", f"{old!r} is the name of a current tenant", "a previous name must no longer be in use; remove it from previous_names")
+                )
+            elif old in claimed:
+                first = claimed[old]
+                problems.append(
+                    located.problem("previous_names", f"{old!r} is also a previous name of tenant {first.entry.name!r}", "a former name belongs to one tenant only")
+                )
+            claimed.setdefault(old, located)
     return problems
 
 
@@ -191,6 +233,26 @@ def _check_names(located: _Located, admin_names: frozenset[str]) -> list[Problem
         found = identifier_problem(value, admin_names)
         if found:
             problems.append(located.problem(field, *found))
+    for old in entry.previous_names:
+        found = identifier_problem(old, admin_names)
+        if found:
+            problems.append(located.problem("previous_names", *found))
+    if entry.zero_downtime_rotation and len(_username(entry).encode()) > MAX_IDENTIFIER_BYTES - 2:
+        problems.append(
+            located.problem(
+                "username" if entry.username else "name",
+                f"{_username(entry)!r} leaves no room for the _a/_b suffix of zero-downtime rotation",
+                "use a username of at most 61 bytes",
+            )
+        )
+    if entry.adopt and entry.zero_downtime_rotation:
+        problems.append(
+            located.problem(
+                "adopt",
+                "an adopted tenant cannot switch to zero-downtime rotation in the same change",
+                "adopt it first; once the import is applied and adopt is removed, turn on zero_downtime_rotation",
+            )
+        )
     expiry = valid_until_problem(entry.valid_until)
     if expiry:
         problems.append(located.problem("valid_until", expiry, "write 'infinity' or a timestamp like 2027-01-31T00:00:00+00:00"))
@@ -218,6 +280,16 @@ def _check_placement(located: _Located, settings: StackSettings, config: ConfigS
             )
     if entry.password_secret is None:
         return problems
+    for field, value in (("rotation", entry.rotation), ("zero_downtime_rotation", entry.zero_downtime_rotation)):
+        if value:
+            problems.append(
+                located.problem(
+                    field,
+                    "rotation applies to generated passwords, but this tenant's password is provided by password_secret",
+                    f"rotate it by setting a new value with `pulumi config set --secret {NAMESPACE}:{entry.password_secret}`, "
+                    "or remove password_secret to have passwords generated",
+                )
+            )
     if not config.has_secret(entry.password_secret):
         problems.append(
             located.problem(
@@ -287,6 +359,12 @@ def _resolve(located: _Located, settings: StackSettings) -> Tenant:
         statement_timeout=entry.statement_timeout,
         idle_in_transaction_session_timeout=entry.idle_in_transaction_session_timeout,
         valid_until=entry.valid_until,
+        state=entry.state,
+        on_remove=entry.on_remove,
+        rotation=entry.rotation,
+        zero_downtime_rotation=entry.zero_downtime_rotation,
+        adopt=entry.adopt,
+        previous_names=tuple(entry.previous_names),
         file=located.document.file,
         line=located.line(),
     )

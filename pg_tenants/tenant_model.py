@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -40,6 +40,28 @@ class TenantEntry(BaseModel):
     valid_until: str = Field(
         default="infinity", description="Password expiry: 'infinity' or an ISO 8601 timestamp with a time zone."
     )
+    state: Literal["active", "suspended"] = Field(
+        default="active", description="suspended: the tenant cannot log in; data, grants and password are kept."
+    )
+    on_remove: Literal["retain", "purge"] = Field(
+        default="retain",
+        description="What removing this entry does to the schema: retain keeps it with its data; purge drops it "
+        "with its contents (apply purge first, then remove the entry).",
+    )
+    rotation: int = Field(default=0, ge=0, description="Increase to give the tenant a new generated password.")
+    zero_downtime_rotation: bool = Field(
+        default=False,
+        description="Two login roles sharing one NOLOGIN owner role; each rotation replaces the older password "
+        "only, so the previous credentials keep working until the next rotation.",
+    )
+    adopt: bool = Field(
+        default=False,
+        description="Import an existing role and schema of these names (keeping their data) instead of creating "
+        "them. Remove the flag after the import has been applied.",
+    )
+    previous_names: list[str] = Field(
+        default_factory=list, description="Former names (keys) of this tenant, so renaming it moves resources instead of replacing them."
+    )
 
 
 class TenantFile(BaseModel):
@@ -64,8 +86,21 @@ class Tenant:
     statement_timeout: int
     idle_in_transaction_session_timeout: int
     valid_until: str
+    state: Literal["active", "suspended"]
+    on_remove: Literal["retain", "purge"]
+    rotation: int
+    zero_downtime_rotation: bool
+    adopt: bool
+    previous_names: tuple[str, ...]
     file: str
     line: int | None
+
+    @property
+    def login_roles(self) -> tuple[str, ...]:
+        """Role names the tenant logs in as; with zero-downtime rotation, two beside the owner."""
+        if self.zero_downtime_rotation:
+            return (f"{self.username}_a", f"{self.username}_b")
+        return (self.username,)
 
 
 def valid_until_problem(value: str) -> str | None:

@@ -39,8 +39,8 @@ CASES = [
         {"t.yaml": [{"name": "acme", "shema": "acme_data"}]},
         [
             "tenants/t.yaml:3: tenants[0].shema: is not a known field (fix: remove it or correct its spelling; known fields: "
-            "connection_limit, database, idle_in_transaction_session_timeout, name, password_secret, schema, server, "
-            "statement_timeout, username, valid_until)"
+            "adopt, connection_limit, database, idle_in_transaction_session_timeout, name, on_remove, password_secret, "
+            "previous_names, rotation, schema, server, state, statement_timeout, username, valid_until, zero_downtime_rotation)"
         ],
     ),
     (

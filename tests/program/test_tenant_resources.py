@@ -35,7 +35,7 @@ def test_each_generated_tenant_gets_exactly_these_resources(run):
     for tenant in ("acme", "globex"):
         assert set(children_of(result, tenant)) == {
             (RANDOM_PASSWORD, f"{tenant}-password"),
-            (RANDOM_BYTES, f"{tenant}-scram-salt"),
+            (RANDOM_BYTES, f"{tenant}-role-scram-salt"),
             (ROLE, f"{tenant}-role"),
             (SCHEMA, f"{tenant}-schema"),
             (GRANT, f"{tenant}-schema-usage"),
@@ -66,6 +66,7 @@ def test_generated_password_is_32_of_all_94_printable_characters(run):
         "overrideSpecial": "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~",
         "special": True,
         "upper": True,
+        "keepers": {"rotation": "0"},
     }
 
 
@@ -153,21 +154,32 @@ def test_default_privileges_cover_objects_the_admin_creates_in_the_schema(run, o
     }
 
 
-def test_every_postgresql_resource_uses_the_servers_explicit_provider(run):
+def provider_ref(registration):
+    return f"{registration.urn}::{registration.id}"
+
+
+def test_tenant_resources_use_the_explicit_provider_of_their_database(run):
     result = run()
-    provider = result.by_name("server-main")
-    postgres_resources = [r for r in result.registrations if r.type.startswith("postgresql:index/")]
-    assert postgres_resources
-    assert {r.provider for r in postgres_resources} == {f"{provider.urn}::{provider.id}"}
+    components = {r.urn for r in result.of_type(TENANT)} | {result.by_name("main-app").urn}
+    on_app = [r for r in result.registrations if r.type.startswith("postgresql:index/") and r.parent in components]
+    assert len(on_app) == 3 * 7 + 2  # role, schema, 2 grants, 3 default privileges; 2 hardening grants
+    assert {r.provider for r in on_app} == {provider_ref(result.by_name("postgresql-main-app"))}
 
 
-def test_provider_arguments_are_all_explicit(run):
-    provider = run().by_name("server-main")
+def test_protected_databases_are_hardened_through_the_admin_database_provider(run):
+    result = run()
+    admin_provider = provider_ref(result.by_name("postgresql-main-postgres"))
+    for database in ("postgres", "template1"):
+        assert result.by_name(f"main-{database}-public-database").provider == admin_provider
+
+
+def test_tenant_database_provider_arguments_are_all_explicit(run):
+    provider = run().by_name("postgresql-main-app")
     assert provider.type == POSTGRES_PROVIDER
     assert provider.inputs == {
         "host": "db.example.internal",
         "port": "5432",
-        "database": "postgres",
+        "database": "app",
         "username": "postgres",
         "password": "admin-password",
         "sslmode": "require",
