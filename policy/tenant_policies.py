@@ -1,0 +1,202 @@
+"""The pg-tenants policies: pure validator functions, and the Policy objects that call them.
+
+Validators take plain property mappings (camelCase, as the engine sends them) and return
+violation messages; they know nothing of gRPC, so tests call them directly. Values may
+arrive wrapped in `pulumi_policy.Secret` (see keep_secrets.py): validators that need the
+value unwrap it, the secrecy check relies on it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Secret,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import UnknownValueError
+
+from pg_tenants.scram import is_scram_verifier
+
+ROLE = "postgresql:index/role:Role"
+SCHEMA = "postgresql:index/schema:Schema"
+TENANT = "pg-tenants:index:Tenant"
+STACK = "pulumi:pulumi:Stack"
+
+# Role inputs a tenant role must leave false, with the SQL keyword a reviewer knows.
+FORBIDDEN_ROLE_ATTRIBUTES = {
+    "superuser": "SUPERUSER",
+    "createRole": "CREATEROLE",
+    "createDatabase": "CREATEDB",
+    "replication": "REPLICATION",
+    "bypassRowLevelSecurity": "BYPASSRLS",
+}
+# Output keys that hold tenants' credentials: the stack's and the Tenant component's.
+CONNECTION_KEYS = frozenset({"connections", "connection_formats", "connectionFormats"})
+# Credentials that give themselves away even under an unexpected key.
+_CREDENTIAL_TEXT = re.compile(r"://[^/@\s:]+:[^@\s]+@|\bpassword=|^[^:\s]+:\d+:[^:\s]+:[^:\s]+:.+$")
+_CREDENTIAL_KEYS = frozenset({"PGPASSWORD", "password"})
+
+
+def unwrap(value: Any) -> Any:
+    return value.value if isinstance(value, Secret) else value
+
+
+# ----------------------------------------------------------------------------- validators
+
+
+def role_attribute_violations(props: Mapping[str, Any]) -> list[str]:
+    """A tenant role may not be SUPERUSER, CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS."""
+    granted = [keyword for key, keyword in FORBIDDEN_ROLE_ATTRIBUTES.items() if unwrap(props.get(key)) is True]
+    return [f"role {unwrap(props.get('name'))!s} would be {keyword}; tenant roles must not be" for keyword in granted]
+
+
+def role_password_violation(props: Mapping[str, Any]) -> str | None:
+    """A role's password, when it has one, must be a SCRAM-SHA-256 verifier, never plaintext."""
+    password = unwrap(props.get("password"))
+    if password in (None, ""):
+        return None
+    if isinstance(password, str) and is_scram_verifier(password):
+        return None
+    # Never quote the value: it may be a plaintext password.
+    return (f"role {unwrap(props.get('name'))!s}'s password is not a SCRAM-SHA-256 verifier; "
+            "the plaintext would reach the server and its logs")
+
+
+def schema_drop_cascade_violation(props: Mapping[str, Any], tenant: str | None,
+                                  purge_marked: Collection[str]) -> str | None:
+    """drop_cascade deletes a tenant's data with its schema: only for tenants marked for purge."""
+    if unwrap(props.get("dropCascade")) is not True:
+        return None
+    if tenant is not None and tenant in purge_marked:
+        return None
+    who = f"tenant {tenant}" if tenant else "a schema of no known tenant"
+    return (f"schema {unwrap(props.get('name'))!s} has drop_cascade, but {who} is not marked for purge "
+            "(set `on_remove: purge` on the tenant, or list it in this policy's purgeTenants)")
+
+
+def unprotected_credential_paths(props: Mapping[str, Any]) -> list[str]:
+    """Paths of connection outputs (or credential-looking values) that are not secret."""
+    found: list[str] = []
+
+    def walk(value: Any, path: str, under_connection_key: bool) -> None:
+        if isinstance(value, Secret):
+            return  # everything below a secret is protected
+        if isinstance(value, Mapping):
+            for key in list(value.keys()):
+                try:
+                    item = value[key]
+                except UnknownValueError:
+                    continue  # not known yet (preview): nothing to leak
+                walk(item, f"{path}.{key}" if path else str(key), under_connection_key or key in CONNECTION_KEYS
+                     or key in _CREDENTIAL_KEYS)
+        elif isinstance(value, Sequence) and not isinstance(value, str):
+            for index in range(len(value)):
+                try:
+                    item = value[index]
+                except UnknownValueError:
+                    continue
+                walk(item, f"{path}[{index}]", under_connection_key)
+        elif value is not None and (under_connection_key or (isinstance(value, str) and _CREDENTIAL_TEXT.search(value))):
+            found.append(path)
+
+    walk(props, "", False)
+    return found
+
+
+# ----------------------------------------------------------------------------- resource graph
+
+
+def tenant_of(resource: Any) -> str | None:
+    """The tenant key a resource belongs to: its Tenant component parent's name."""
+    parent = getattr(resource, "parent", None)
+    while parent is not None:
+        if parent.resource_type == TENANT:
+            return str(parent.name)
+        parent = getattr(parent, "parent", None)
+    return None
+
+
+def purge_marked_tenants(resources: Iterable[Any], config: Mapping[str, Any]) -> frozenset[str]:
+    """Tenants marked for purge: `on_remove: purge` as the Tenant component reports it, plus
+    the policy's `purgeTenants` list (a reviewed override for packs run outside the repo)."""
+    marked = {str(name) for name in config.get("purgeTenants", ()) or ()}
+    for resource in resources:
+        if resource.resource_type != TENANT:
+            continue
+        for key in ("onRemove", "on_remove"):
+            try:
+                if unwrap(resource.props.get(key)) == "purge":
+                    marked.add(str(resource.name))
+            except UnknownValueError:
+                pass
+    return frozenset(marked)
+
+
+# ----------------------------------------------------------------------------- policies
+
+
+def _for_type(resource_type: str, check: Callable[[ResourceValidationArgs], Iterable[str]]):
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        if args.resource_type == resource_type:
+            for message in check(args):
+                report_violation(message, None)
+    return validate
+
+
+def _optional(message: str | None) -> list[str]:
+    return [message] if message else []
+
+
+def _no_drop_cascade(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    purge_marked = purge_marked_tenants(args.resources, args.get_config())
+    for resource in args.resources:
+        if resource.resource_type == SCHEMA:
+            message = schema_drop_cascade_violation(resource.props, tenant_of(resource), purge_marked)
+            if message:
+                report_violation(message, resource.urn)
+
+
+def _connections_secret(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    for resource in args.resources:
+        if resource.resource_type == STACK or resource.resource_type == TENANT:
+            for path in unprotected_credential_paths(resource.props):
+                report_violation(f"output {path} holds credentials but is not a secret", resource.urn)
+
+
+POLICIES = [
+    ResourceValidationPolicy(
+        name="tenant-role-least-privilege",
+        description="No tenant role may be SUPERUSER, CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS.",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        validate=_for_type(ROLE, lambda args: role_attribute_violations(args.props)),
+    ),
+    ResourceValidationPolicy(
+        name="role-password-is-scram-verifier",
+        description="Every Role password is a SCRAM-SHA-256 verifier, so no plaintext reaches the server.",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        validate=_for_type(ROLE, lambda args: _optional(role_password_violation(args.props))),
+    ),
+    StackValidationPolicy(
+        name="schema-drop-cascade-only-for-purge",
+        description="No Schema has drop_cascade unless its tenant is marked for purge.",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        validate=_no_drop_cascade,
+        config_schema=PolicyConfigSchema(
+            properties={"purgeTenants": {"type": "array", "items": {"type": "string"}}}),
+    ),
+    StackValidationPolicy(
+        name="connection-outputs-are-secret",
+        description="Every output holding tenant credentials (connection strings, passwords) is a secret.",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        validate=_connections_secret,
+    ),
+]
