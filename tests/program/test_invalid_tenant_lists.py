@@ -143,6 +143,49 @@ CASES = [
         ["tenants/t.yml: (file): tenant files must end in .yaml; this file would be ignored (fix: rename it to t.yaml)"],
     ),
     (
+        "rotation_of_a_provided_password",
+        {"t.yaml": [{"name": "acme", "password_secret": "initechPassword", "rotation": 1}]},
+        [
+            "tenants/t.yaml:4: tenants[0].rotation: rotation applies to generated passwords, but this tenant's password "
+            "is provided by password_secret (fix: rotate it by setting a new value with `pulumi config set --secret "
+            "pg-tenants:initechPassword`, or remove password_secret to have passwords generated)"
+        ],
+    ),
+    (
+        "zero_downtime_username_too_long_for_suffix",
+        {"t.yaml": [{"name": "a" * 62, "zero_downtime_rotation": True}]},
+        [f"tenants/t.yaml:2: tenants[0].name: '{'a' * 62}' leaves no room for the _a/_b suffix of zero-downtime rotation (fix: use a username of at most 61 bytes)"],
+    ),
+    (
+        "zero_downtime_login_role_is_another_tenants_username",
+        {"t.yaml": [{"name": "acme", "zero_downtime_rotation": True}, {"name": "acme_a"}]},
+        [
+            "tenants/t.yaml:3: tenants[0].zero_downtime_rotation: its login role 'acme_a' is the username of tenant "
+            "'acme_a' (tenants/t.yaml:4) (fix: give one of the two tenants another username)"
+        ],
+    ),
+    (
+        "previous_name_still_in_use",
+        {"t.yaml": [{"name": "acme"}, {"name": "globex", "previous_names": ["acme"]}]},
+        [
+            "tenants/t.yaml:4: tenants[1].previous_names: 'acme' is the name of a current tenant (fix: a previous name "
+            "must no longer be in use; remove it from previous_names)"
+        ],
+    ),
+    (
+        "adopt_and_zero_downtime_in_one_change",
+        {"t.yaml": [{"name": "acme", "adopt": True, "zero_downtime_rotation": True}]},
+        [
+            "tenants/t.yaml:3: tenants[0].adopt: an adopted tenant cannot switch to zero-downtime rotation in the same "
+            "change (fix: adopt it first; once the import is applied and adopt is removed, turn on zero_downtime_rotation)"
+        ],
+    ),
+    (
+        "unknown_state",
+        {"t.yaml": [{"name": "acme", "state": "paused"}]},
+        ["tenants/t.yaml:3: tenants[0].state: must be one of 'active' or 'suspended' (fix: use one of 'active' or 'suspended')"],
+    ),
+    (
         "every_problem_reported_at_once",
         {"a.yaml": [{"name": "Acme"}, {"name": "globex", "connection_limit": -2}], "b.yaml": [{"name": "initech", "server": "x"}]},
         [

@@ -1,15 +1,7 @@
 """Where a tenant sits in the YAML changes nothing: order and file layout are not identity."""
 
+from tests.support.program_run import fingerprint
 from tests.support.stack import THREE_TENANTS, write_tenant_file
-
-
-def fingerprint(result):
-    """Everything the engine would diff: URN, inputs, parent, provider, dependencies, options."""
-    assert result.error is None
-    return {
-        r.urn: (r.inputs, r.parent, r.provider, frozenset(r.dependencies), r.protect, r.retain_on_delete, r.delete_before_replace)
-        for r in result.registrations
-    }
 
 
 def test_reordering_the_list_yields_identical_registrations(run, tenants_dir):

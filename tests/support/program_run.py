@@ -261,3 +261,32 @@ def run_program(
         loop.close()
         asyncio.set_event_loop(None)
     return run
+
+
+def fingerprint(run: ProgramRun) -> dict[str, tuple]:
+    """Everything the engine would diff, per URN: inputs, parent, provider, dependencies, options."""
+    if run.error is not None:
+        raise run.error
+    return {
+        r.urn: (
+            r.inputs, r.parent, r.provider, frozenset(r.dependencies), r.protect, r.retain_on_delete,
+            r.delete_before_replace, r.alias_names, r.import_id, r.ignore_changes,
+        )
+        for r in run.registrations
+    }  # fmt: skip
+
+
+def changed_urns(before: ProgramRun, after: ProgramRun) -> dict[str, set[str]]:
+    """URNs that differ between two runs, each with what differs ("added", "removed" or input names)."""
+    old, new = fingerprint(before), fingerprint(after)
+    changes: dict[str, set[str]] = {}
+    for urn in old.keys() | new.keys():
+        if urn not in new:
+            changes[urn] = {"removed"}
+        elif urn not in old:
+            changes[urn] = {"added"}
+        elif old[urn] != new[urn]:
+            inputs_old, inputs_new = old[urn][0], new[urn][0]
+            keys = {k for k in inputs_old.keys() | inputs_new.keys() if inputs_old.get(k) != inputs_new.get(k)}
+            changes[urn] = keys or {"options"}
+    return changes
