@@ -1,0 +1,59 @@
+"""Edits the provider cannot apply in place, found by comparing with the last deployment.
+
+The program cannot see its previous state, but pipelines can: `pulumi stack output --json`
+holds the non-secret `tenants` map. Moving a tenant to another server or database would
+replace its schema (the old one is kept, the tenant starts empty), and renaming a key
+without `previous_names` would drop and recreate its role; both are refused with the safe way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pg_tenants.problems import Problem
+from pg_tenants.tenant_model import Tenant
+
+PlacementMap = Mapping[str, Mapping[str, str]]  # the `tenants` stack output
+
+
+def unsupported_changes(tenants: list[Tenant], previous: PlacementMap) -> list[Problem]:
+    problems: list[Problem] = []
+    claimed: set[str] = set()
+    for tenant in tenants:
+        before_key = next((k for k in (tenant.name, *tenant.previous_names) if k in previous), None)
+        if before_key is None:
+            continue
+        claimed.add(before_key)
+        before = previous[before_key]
+        for field in ("server", "database"):
+            if before.get(field) != getattr(tenant, field):
+                problems.append(
+                    Problem(
+                        tenant.file,
+                        tenant.line,
+                        f"{tenant.name}.{field}",
+                        f"moving the tenant from {field} {before.get(field)!r} to {getattr(tenant, field)!r} would replace "
+                        "its schema: the old one stays behind with the data and the tenant starts empty",
+                        f"keep {field}: {before.get(field)}; to move a tenant, declare a new tenant there, copy the data "
+                        "(pg_dump --schema), then offboard the old one",
+                    )
+                )
+    for tenant in tenants:
+        if tenant.name in previous or any(old in previous for old in tenant.previous_names):
+            continue
+        for old_key, before in previous.items():
+            same_place = (before.get("server"), before.get("database"), before.get("schema")) == (
+                tenant.server, tenant.database, tenant.schema,
+            )  # fmt: skip
+            if old_key not in claimed and same_place:
+                problems.append(
+                    Problem(
+                        tenant.file,
+                        tenant.line,
+                        f"{tenant.name}.name",
+                        f"tenant {old_key!r} was removed and {tenant.name!r} takes its schema {tenant.schema!r}: "
+                        "without previous_names this drops the old role and creates a new one",
+                        f"if this is a rename, add `previous_names: [{old_key}]`",
+                    )
+                )
+    return problems

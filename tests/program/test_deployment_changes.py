@@ -1,0 +1,50 @@
+"""Edits that cannot be applied in place are caught against the last deployment's outputs."""
+
+from pathlib import Path
+
+from pg_tenants.deployment_changes import unsupported_changes
+from pg_tenants.tenant_model import Tenant
+
+DEPLOYED = {"acme": {"schema": "acme", "username": "acme", "server": "main", "database": "app"}}
+
+
+def tenant(name="acme", **fields) -> Tenant:
+    values = dict(
+        name=name, schema="acme", username="acme", server="main", database="app", password_secret=None,
+        connection_limit=-1, statement_timeout=0, idle_in_transaction_session_timeout=0, valid_until="infinity",
+        state="active", on_remove="retain", rotation=0, zero_downtime_rotation=False, adopt=False,
+        previous_names=(), file=str(Path("tenants/t.yaml")), line=2,
+    )  # fmt: skip
+    values.update(fields)
+    return Tenant(**values)
+
+
+def test_unchanged_tenant_is_fine():
+    assert unsupported_changes([tenant()], DEPLOYED) == []
+
+
+def test_moving_to_another_database_is_refused_with_the_safe_way():
+    [problem] = unsupported_changes([tenant(database="billing")], DEPLOYED)
+    assert str(problem) == (
+        "tenants/t.yaml:2: acme.database: moving the tenant from database 'app' to 'billing' would replace its schema: "
+        "the old one stays behind with the data and the tenant starts empty (fix: keep database: app; to move a tenant, "
+        "declare a new tenant there, copy the data (pg_dump --schema), then offboard the old one)"
+    )
+
+
+def test_rename_without_previous_names_is_refused():
+    [problem] = unsupported_changes([tenant(name="acme_corp")], DEPLOYED)
+    assert problem.message == (
+        "tenant 'acme' was removed and 'acme_corp' takes its schema 'acme': without previous_names this drops the old "
+        "role and creates a new one"
+    )
+    assert problem.fix == "if this is a rename, add `previous_names: [acme]`"
+
+
+def test_rename_with_previous_names_is_fine():
+    assert unsupported_changes([tenant(name="acme_corp", previous_names=("acme",))], DEPLOYED) == []
+
+
+def test_renamed_tenant_moving_database_is_still_refused():
+    problems = unsupported_changes([tenant(name="acme_corp", previous_names=("acme",), database="billing")], DEPLOYED)
+    assert [p.field for p in problems] == ["acme_corp.database"]
