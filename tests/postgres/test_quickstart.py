@@ -1,8 +1,10 @@
 """The README's main-job command works from a clean clone up to where the Pulumi CLI is needed."""
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,9 +16,13 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def local_dir(tmp_path):
-    yield tmp_path / "local"
-    stop_persistent(tmp_path / "local" / "postgres")
+def local_dir():
+    # Not under pytest's tmp_path: as root the server runs as `postgres`, which must reach it.
+    base = Path(tempfile.mkdtemp(prefix="pg-tenants-quickstart-"))
+    base.chmod(0o755)
+    yield base / "local"
+    stop_persistent(base / "local" / "postgres")
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def run_quickstart(local_dir, path):
