@@ -107,14 +107,17 @@ def _default_stack_file(args: argparse.Namespace) -> Path | None:
     if args.stack_config is not None:
         return args.stack_config
     if args.stack:
-        candidate = (args.cwd or Path.cwd()) / f"Pulumi.{args.stack}.yaml"
+        # `org/project/prod` and `prod` both keep their config in Pulumi.prod.yaml.
+        candidate = (args.cwd or Path.cwd()) / f"Pulumi.{args.stack.rsplit('/', 1)[-1]}.yaml"
         return candidate if candidate.is_file() else None
     return None
 
 
-def _verify_options(args: argparse.Namespace):
+def _verify_setup(args: argparse.Namespace):
+    """Options for the run, and the tenants as the tenant files declare them (if the stack config is known)."""
     from pg_tenants.problems import ConfigurationInvalid
     from pg_tenants.stack_config import load_stack_file
+    from pg_tenants.tenant_list import load_tenant_list
 
     from .verify.admin import ENV_ADMIN_CONNINFO, ServerAccess, access_from_stack, explicit_params, merge
     from .verify.runner import VerifyOptions
@@ -126,32 +129,35 @@ def _verify_options(args: argparse.Namespace):
         raise UsageError("the admin conninfo is not a valid libpq connection string or URI") from None
     stack_file = _default_stack_file(args)
     from_stack: dict[str, ServerAccess] = {}
+    declared: list = []
     if stack_file is not None:
         if not stack_file.is_file():
             raise UsageError(f"stack config file not found: {stack_file}")
         try:
-            settings, _ = load_stack_file(stack_file)
+            settings, config = load_stack_file(stack_file)
+            declared = load_tenant_list(stack_file.parent / settings.tenants_dir, settings, config)
         except ConfigurationInvalid as invalid:
-            raise UsageError(f"{stack_file} is invalid; run `pg-tenants validate --stack-config {stack_file}`:\n"
-                             + "\n".join(f"  {p}" for p in invalid.problems)) from None
+            raise UsageError(f"the stack config or tenant files are invalid; run `pg-tenants validate --stack-config "
+                             f"{stack_file}`:\n" + "\n".join(f"  {p}" for p in invalid.problems)) from None
         needs_password = "password" not in explicit and "PGPASSWORD" not in os.environ
         from_stack = access_from_stack(settings, stack=args.stack, cwd=args.cwd, fetch_password=needs_password)
-    return VerifyOptions(
+    options = VerifyOptions(
         access={name: merge(a, explicit, args.admin_role) for name, a in from_stack.items()},
         default_access=merge(None, explicit, args.admin_role),
         jobs=args.jobs,
         hands_on=not args.catalog_only,
     )
+    return options, declared
 
 
 def run_verify(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str]) -> int:
-    from .verify.fleet import OutputsError, read_outputs
+    from .verify.fleet import OutputsError, read_outputs, with_declarations
     from .verify.report import Progress, as_json, as_table
     from .verify.runner import AdminConnectionError, verify_fleet
 
-    options = _verify_options(args)
+    options, declared = _verify_setup(args)
     try:
-        fleet = read_outputs(args.outputs, stack=args.stack, cwd=args.cwd, stdin=stdin)
+        fleet = with_declarations(read_outputs(args.outputs, stack=args.stack, cwd=args.cwd, stdin=stdin), declared)
         if args.tenant:
             fleet = fleet.only(set(args.tenant))
     except OutputsError as error:

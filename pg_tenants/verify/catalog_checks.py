@@ -37,8 +37,8 @@ EXPECTED_DEFAULT_PRIVILEGES: dict[str, frozenset[str]] = {
 _OBJTYPE_NAMES = {code: f"{object_type}s" for object_type, code in _OBJTYPES.items()}
 
 # Attributes a tenant role must (True) or must not (False) have, keyed by pg_roles column.
+# LOGIN depends on the role's part (login or owner role) and on suspension: see _role_findings.
 EXPECTED_ATTRIBUTES: dict[str, tuple[bool, str]] = {
-    "rolcanlogin": (True, "NOLOGIN"),
     "rolinherit": (True, "NOINHERIT"),
     "rolsuper": (False, "SUPERUSER"),
     "rolcreatedb": (False, "CREATEDB"),
@@ -47,9 +47,11 @@ EXPECTED_ATTRIBUTES: dict[str, tuple[bool, str]] = {
     "rolbypassrls": (False, "BYPASSRLS"),
 }
 
+# One row per tenant role: the owner role (is_owner) and any separate login roles.
 _FLEET = """
-t(tenant, rolname, nspname, datname) AS (
-    SELECT * FROM unnest(%(tenants)s::text[], %(roles)s::text[], %(schemas)s::text[], %(databases)s::text[])
+t(tenant, rolname, nspname, datname, is_owner, connlimit, valid_until) AS (
+    SELECT * FROM unnest(%(tenants)s::text[], %(roles)s::text[], %(schemas)s::text[], %(databases)s::text[],
+                         %(owners)s::boolean[], %(connlimits)s::int[], %(valid_untils)s::text[])
 ),
 tr AS (SELECT t.*, r.oid AS roleid FROM t JOIN pg_roles r ON r.rolname = t.rolname)
 """
@@ -64,9 +66,14 @@ _PASSWORD_KIND = """(
 
 ROLES_SQL = (
     "WITH " + _FLEET + """
-SELECT t.tenant, r.oid IS NOT NULL AS role_exists, r.rolcanlogin, r.rolinherit, r.rolsuper,
+SELECT t.tenant, t.rolname, r.oid IS NOT NULL AS role_exists, r.rolcanlogin, r.rolinherit, r.rolsuper,
        r.rolcreatedb, r.rolcreaterole, r.rolreplication, r.rolbypassrls,
        {password_kind} AS password_kind,
+       r.rolconnlimit, t.connlimit AS declared_connlimit,
+       coalesce(r.rolvaliduntil::text, 'infinity') AS valid_until, t.valid_until AS declared_valid_until,
+       CASE WHEN t.valid_until IS NULL THEN NULL
+            WHEN t.valid_until = 'infinity' THEN coalesce(r.rolvaliduntil = 'infinity', true)
+            ELSE r.rolvaliduntil = t.valid_until::timestamptz END AS valid_until_ok,
        -- the value the tenant's sessions get: a per-database setting wins over the role-wide one
        coalesce(
            (SELECT v FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase,
@@ -81,10 +88,10 @@ FROM t LEFT JOIN pg_roles r ON r.rolname = t.rolname
 
 MEMBERSHIPS_SQL = (
     "WITH " + _FLEET + """
-SELECT tr.tenant, 'member_of' AS direction, g.rolname AS other
+SELECT tr.tenant, tr.rolname, 'member_of' AS direction, g.rolname AS other
   FROM tr JOIN pg_auth_members m ON m.member = tr.roleid JOIN pg_roles g ON g.oid = m.roleid
 UNION
-SELECT tr.tenant, 'has_member', mr.rolname
+SELECT tr.tenant, tr.rolname, 'has_member', mr.rolname
   FROM tr JOIN pg_auth_members m ON m.roleid = tr.roleid JOIN pg_roles mr ON mr.oid = m.member
  WHERE mr.rolname <> %(admin)s
 """
@@ -102,7 +109,7 @@ SELECT t.tenant, n.oid IS NOT NULL AS schema_exists, pg_get_userbyid(n.nspowner)
            AND d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = %(admin)s)) AS default_privileges
 FROM t LEFT JOIN pg_roles r ON r.rolname = t.rolname
        LEFT JOIN pg_namespace n ON n.nspname = t.nspname
-WHERE t.datname = current_database()
+WHERE t.datname = current_database() AND t.is_owner
 """
 )
 
@@ -211,11 +218,15 @@ class AdminContext:
 
 
 def _params(tenants: Sequence[Tenant], admin_role: str) -> dict[str, object]:
+    rows = [(t, role) for t in tenants for role in t.roles]
     return {
-        "tenants": [t.name for t in tenants],
-        "roles": [t.role for t in tenants],
-        "schemas": [t.schema for t in tenants],
-        "databases": [t.database for t in tenants],
+        "tenants": [t.name for t, _ in rows],
+        "roles": [role for _, role in rows],
+        "schemas": [t.schema for t, _ in rows],
+        "databases": [t.database for t, _ in rows],
+        "owners": [role == t.role for t, role in rows],
+        "connlimits": [t.declared.connection_limit if t.declared else None for t, _ in rows],
+        "valid_untils": [t.declared.valid_until if t.declared else None for t, _ in rows],
         "admin": admin_role,
     }
 
@@ -233,44 +244,63 @@ def check_roles(conn: psycopg.Connection, tenants: Sequence[Tenant], ctx: AdminC
     password_kind = sql.SQL(_PASSWORD_KIND if ctx.can_read_passwords else "NULL::text")
     query = sql.SQL(ROLES_SQL).format(password_kind=password_kind)
     params = _params(tenants, ctx.admin_role)
-    schema_of = {t.name: t.schema for t in tenants}
-    role_of = {t.name: t.role for t in tenants}
+    by_name = {t.name: t for t in tenants}
     findings: list[Finding] = []
     with conn.cursor(row_factory=dict_row) as cur:
         for row in cur.execute(query, params):
-            findings += _role_findings(row, role_of[row["tenant"]], schema_of[row["tenant"]])
+            findings += _role_findings(row, by_name[row["tenant"]])
         for row in cur.execute(MEMBERSHIPS_SQL, params):
-            findings.append(_membership_finding(row, role_of[row["tenant"]]))
+            finding = _membership_finding(row, by_name[row["tenant"]])
+            if finding is not None:
+                findings.append(finding)
     return findings
 
 
-def _role_findings(row: dict, role: str, schema: str) -> list[Finding]:
-    tenant = row["tenant"]
+def _role_findings(row: dict, tenant: Tenant) -> list[Finding]:
+    name, role = tenant.name, row["rolname"]
     if not row["role_exists"]:
-        return [Finding(tenant, Code.ROLE_MISSING, role, f"role {role} does not exist")]
+        return [Finding(name, Code.ROLE_MISSING, role, f"role {role} does not exist")]
     findings = []
     for column, (expected, wrong_name) in EXPECTED_ATTRIBUTES.items():
         if bool(row[column]) != expected:
-            findings.append(Finding(tenant, Code.ROLE_ATTRIBUTE, wrong_name,
+            findings.append(Finding(name, Code.ROLE_ATTRIBUTE, wrong_name,
                                     f"role {role} is {wrong_name}; it is declared without it"))
+    logs_in = role in tenant.login_roles and not tenant.suspended
+    if bool(row["rolcanlogin"]) != logs_in:
+        why = "the tenant is suspended" if tenant.suspended else "it is the owner role, not a login role"
+        findings.append(Finding(name, Code.ROLE_ATTRIBUTE, "LOGIN" if row["rolcanlogin"] else "NOLOGIN",
+                                f"role {role} is {'LOGIN' if row['rolcanlogin'] else 'NOLOGIN'}"
+                                + (f", but {why}" if row["rolcanlogin"] else "; the tenant must be able to log in")))
     kind = row["password_kind"]
-    if kind is not None and kind != "scram":
-        findings.append(Finding(tenant, Code.PASSWORD_NOT_SCRAM, kind,
+    passwordless_owner = kind == "none" and role not in tenant.login_roles
+    if kind is not None and kind != "scram" and not passwordless_owner:
+        findings.append(Finding(name, Code.PASSWORD_NOT_SCRAM, kind,
                                 f"role {role}'s password is stored as {kind}, not as a SCRAM-SHA-256 verifier"))
     value = setting_value(row["search_path"])
-    if value is None or parse_search_path(value) != [schema]:
+    if value is None or parse_search_path(value) != [tenant.schema]:
         shown = "not set" if value is None else f"set to {value}"
-        findings.append(Finding(tenant, Code.SEARCH_PATH_MISMATCH, value or "",
-                                f"role {role}'s search_path is {shown}; declared: {schema} only"))
+        findings.append(Finding(name, Code.SEARCH_PATH_MISMATCH, value or "",
+                                f"role {role}'s search_path is {shown}; declared: {tenant.schema} only"))
+    if row["declared_connlimit"] is not None and row["rolconnlimit"] != row["declared_connlimit"]:
+        findings.append(Finding(name, Code.ROLE_ATTRIBUTE, "CONNECTION LIMIT",
+                                f"role {role} has CONNECTION LIMIT {row['rolconnlimit']}; "
+                                f"declared: {row['declared_connlimit']}"))
+    if row["valid_until_ok"] is False:
+        findings.append(Finding(name, Code.ROLE_ATTRIBUTE, "VALID UNTIL",
+                                f"role {role} is VALID UNTIL {row['valid_until']}; declared: {row['declared_valid_until']}"))
     return findings
 
 
-def _membership_finding(row: dict, role: str) -> Finding:
-    other = row["other"]
+def _membership_finding(row: dict, tenant: Tenant) -> Finding | None:
+    role, other = row["rolname"], row["other"]
     if row["direction"] == "member_of":
-        return Finding(row["tenant"], Code.UNEXPECTED_MEMBERSHIP, other,
+        if role in tenant.login_roles and other == tenant.role:
+            return None  # a zero-downtime login role acting as its owner role
+        return Finding(tenant.name, Code.UNEXPECTED_MEMBERSHIP, other,
                        f"role {role} is a member of {other} and gains its privileges")
-    return Finding(row["tenant"], Code.ROLE_HAS_MEMBERS, other,
+    if role == tenant.role and other in tenant.login_roles:
+        return None
+    return Finding(tenant.name, Code.ROLE_HAS_MEMBERS, other,
                    f"role {other} is a member of {role} and can act as this tenant")
 
 

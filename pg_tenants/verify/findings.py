@@ -42,6 +42,7 @@ class Code(str, Enum):
     # Hands-on: what the tenant experienced after logging in.
     NO_CREDENTIALS = "no_credentials"
     LOGIN_FAILED = "login_failed"
+    SUSPENDED_CAN_LOG_IN = "suspended_can_log_in"
     OWN_SCHEMA_UNUSABLE = "own_schema_unusable"
     COULD_CREATE_IN_PUBLIC = "could_create_in_public"
     COULD_CREATE_SCHEMA = "could_create_schema"
@@ -75,6 +76,7 @@ FIXES: dict[Code, str] = {
     Code.PUBLIC_CREATE_ON_PUBLIC_SCHEMA: "REVOKE CREATE ON SCHEMA public FROM PUBLIC (the program's database hardening does this).",
     Code.NO_CREDENTIALS: "Pass the `connections` output with --show-secrets; without it the tenant cannot be tested hands-on.",
     Code.LOGIN_FAILED: "Check the role's password, LOGIN, VALID UNTIL and pg_hba.conf; `pulumi refresh` then `pulumi up`.",
+    Code.SUSPENDED_CAN_LOG_IN: "ALTER ROLE ... NOLOGIN for every login role of the tenant, or run `pulumi up`.",
     Code.OWN_SCHEMA_UNUSABLE: "Restore USAGE, CREATE on the schema and the role's search_path (`pulumi up`).",
     Code.COULD_CREATE_IN_PUBLIC: "REVOKE CREATE ON SCHEMA public FROM PUBLIC and from the tenant.",
     Code.COULD_CREATE_SCHEMA: "REVOKE CREATE ON DATABASE from the tenant and from PUBLIC.",

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,9 +23,17 @@ class OutputsError(Exception):
 
 
 @dataclass(frozen=True)
+class Declared:
+    """Role attributes from the tenant files (only when verify is given the stack config)."""
+
+    connection_limit: int
+    valid_until: str
+
+
+@dataclass(frozen=True)
 class Tenant:
     name: str
-    role: str
+    role: str  # the role holding the grants (`username`); with zero-downtime rotation a NOLOGIN owner
     schema: str
     server: str
     database: str
@@ -34,10 +42,27 @@ class Tenant:
     sslmode: str | None = None
     # repr=False: a Tenant printed in a traceback or a log must not show the password.
     password: str | None = field(default=None, repr=False, compare=False)
+    login_role: str | None = None  # who logs in with `password`; None: `role` itself
+    other_login_roles: tuple[str, ...] = ()  # e.g. the previous slot of a zero-downtime rotation
+    suspended: bool = False
+    declared: Declared | None = None
 
     @property
     def has_credentials(self) -> bool:
         return self.password is not None
+
+    @property
+    def login_roles(self) -> tuple[str, ...]:
+        return (self.login_role or self.role, *self.other_login_roles)
+
+    @property
+    def split_roles(self) -> bool:
+        """Owner role plus separate login roles (zero-downtime rotation)."""
+        return self.login_roles != (self.role,)
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((self.role, *self.login_roles)))
 
 
 @dataclass(frozen=True)
@@ -87,13 +112,17 @@ def parse_outputs(outputs: Mapping[str, Any]) -> Fleet:
             raise OutputsError(f"tenants.{name} needs schema, username and database")
         connection = connections.get(name)
         params = _login_params(connection) if isinstance(connection, Mapping) else {}
+        previous = connection.get("previous") if isinstance(connection, Mapping) else None
+        previous_user = _login_params(previous).get("user") if isinstance(previous, Mapping) else None
         if REDACTED_BY_PULUMI in params.values():
             raise OutputsError("`connections` is hidden: run `pulumi stack output --json --show-secrets`")
         port = params.get("port")
+        role = str(info["username"])
+        login_role = params.get("user", role)
         fleet.append(
             Tenant(
                 name=str(name),
-                role=str(info["username"]),
+                role=role,
                 schema=str(info["schema"]),
                 server=str(info.get("server") or params.get("host") or "default"),
                 database=str(info["database"]),
@@ -101,9 +130,25 @@ def parse_outputs(outputs: Mapping[str, Any]) -> Fleet:
                 port=int(port) if port else None,
                 sslmode=params.get("sslmode"),
                 password=params.get("password"),
+                login_role=login_role if login_role != role else None,
+                other_login_roles=tuple(r for r in (previous_user,) if r and r not in (role, login_role)),
+                suspended=info.get("state") == "suspended",
             )
         )
     return Fleet(tuple(fleet))
+
+
+def with_declarations(fleet: Fleet, declared: Iterable[Any]) -> Fleet:
+    """Attach what the tenant files declare (pg_tenants.tenant_model.Tenant) to the fleet."""
+    by_name = {d.name: d for d in declared}
+    tenants = []
+    for tenant in fleet.tenants:
+        d = by_name.get(tenant.name)
+        if d is not None:
+            tenant = replace(tenant, suspended=getattr(d, "state", "active") == "suspended",
+                             declared=Declared(connection_limit=d.connection_limit, valid_until=d.valid_until))
+        tenants.append(tenant)
+    return Fleet(tuple(tenants))
 
 
 def read_outputs(source: str | None, *, stack: str | None, cwd: Path | None, stdin: IO[str]) -> Fleet:

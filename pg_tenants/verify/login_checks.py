@@ -29,13 +29,13 @@ _DENIED = (errors.InsufficientPrivilege, errors.InvalidSchemaName)
 @dataclass(frozen=True)
 class LoginResult:
     tenant: str
-    logged_in: bool
+    status: str  # "ok"; "failed"; "refused" (a suspended tenant, as it should be); "skipped"
     findings: tuple[Finding, ...]
 
 
 def _connect(tenant: Tenant, *, require_scram: bool) -> psycopg.Connection:
     params: dict[str, object] = {
-        "host": tenant.host, "port": tenant.port, "dbname": tenant.database, "user": tenant.role,
+        "host": tenant.host, "port": tenant.port, "dbname": tenant.database, "user": tenant.login_roles[0],
         "password": tenant.password, "connect_timeout": CONNECT_TIMEOUT_SECONDS,
         "application_name": "pg-tenants verify",
     }
@@ -48,22 +48,21 @@ def _connect(tenant: Tenant, *, require_scram: bool) -> psycopg.Connection:
 
 def _login(tenant: Tenant) -> tuple[psycopg.Connection | None, list[Finding]]:
     """One login; a second only when SCRAM was refused, so the remaining probes still run."""
-    secret = [tenant.password or ""]
+    secret, user = [tenant.password or ""], tenant.login_roles[0]
     try:
         return _connect(tenant, require_scram=LIBPQ_HAS_REQUIRE_AUTH), []
     except psycopg.OperationalError as error:
         text = redact(str(error).strip(), secret)
         if not (LIBPQ_HAS_REQUIRE_AUTH and any(m in text for m in _AUTH_REFUSED_MARKERS)):
-            return None, [Finding(tenant.name, Code.LOGIN_FAILED, tenant.role,
-                                  f"{tenant.role} could not log in: {_first_line(text)}")]
+            return None, [Finding(tenant.name, Code.LOGIN_FAILED, user, f"{user} could not log in: {_first_line(text)}")]
     not_scram = Finding(tenant.name, Code.PASSWORD_NOT_SCRAM, "login",
-                        f"the server did not authenticate {tenant.role} with SCRAM-SHA-256")
+                        f"the server did not authenticate {user} with SCRAM-SHA-256")
     try:
         return _connect(tenant, require_scram=False), [not_scram]
     except psycopg.OperationalError as error:
         text = redact(str(error).strip(), secret)
-        return None, [not_scram, Finding(tenant.name, Code.LOGIN_FAILED, tenant.role,
-                                         f"{tenant.role} could not log in: {_first_line(text)}")]
+        return None, [not_scram, Finding(tenant.name, Code.LOGIN_FAILED, user,
+                                         f"{user} could not log in: {_first_line(text)}")]
 
 
 def _first_line(text: str) -> str:
@@ -74,11 +73,13 @@ def _first_line(text: str) -> str:
 def check_tenant(tenant: Tenant, neighbour: Tenant | None) -> LoginResult:
     """Log in as `tenant`; `neighbour` is another tenant of the same database to probe against."""
     if not tenant.has_credentials:
-        return LoginResult(tenant.name, False, (Finding(
+        return LoginResult(tenant.name, "skipped", (Finding(
             tenant.name, Code.NO_CREDENTIALS, tenant.role, "no password in the `connections` output"),))
+    if tenant.suspended:
+        return _suspended(tenant)
     conn, findings = _login(tenant)
     if conn is None:
-        return LoginResult(tenant.name, False, tuple(findings))
+        return LoginResult(tenant.name, "failed", tuple(findings))
     probe = _Probe(tenant, conn)
     try:
         findings += probe.in_transaction(neighbour)
@@ -87,7 +88,18 @@ def check_tenant(tenant: Tenant, neighbour: Tenant | None) -> LoginResult:
         findings.append(probe.inconclusive("the session", error))
     finally:
         conn.close()
-    return LoginResult(tenant.name, True, tuple(findings))
+    return LoginResult(tenant.name, "ok", tuple(findings))
+
+
+def _suspended(tenant: Tenant) -> LoginResult:
+    """A suspended tenant's credentials must be refused."""
+    try:
+        _connect(tenant, require_scram=False).close()
+    except psycopg.OperationalError:
+        return LoginResult(tenant.name, "refused", ())
+    return LoginResult(tenant.name, "ok", (Finding(
+        tenant.name, Code.SUSPENDED_CAN_LOG_IN, tenant.login_roles[0],
+        f"{tenant.login_roles[0]} logged in although the tenant is suspended"),))
 
 
 class _Probe:

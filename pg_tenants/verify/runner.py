@@ -36,7 +36,7 @@ class VerifyOptions:
 @dataclass
 class TenantResult:
     tenant: Tenant
-    login: str  # "ok", "failed" or "skipped"
+    login: str  # "ok", "failed", "refused" (suspended, as it should be) or "skipped"
     findings: list[Finding] = field(default_factory=list)
 
 
@@ -124,7 +124,7 @@ def verify_fleet(fleet: Fleet, options: VerifyOptions, progress: Progress | None
     tenant_results = []
     for tenant in fleet.tenants:
         login = logins.get(tenant.name)
-        status = "skipped" if login is None else ("ok" if login.logged_in else "failed")
+        status = "skipped" if login is None else login.status
         tenant_results.append(TenantResult(tenant, status, by_subject.pop(tenant.name, [])))
     database_findings = [f for group in by_subject.values() for f in group]
     return VerifyResult(tenant_results, database_findings, time.monotonic() - started)

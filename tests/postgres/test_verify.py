@@ -12,12 +12,13 @@ import io
 import json
 import secrets
 import string
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 from psycopg import sql
 
 from components.tenant import DEFAULT_PRIVILEGES
@@ -38,9 +39,11 @@ PASSWORD_ALPHABET = string.ascii_letters + string.digits + string.punctuation
 @dataclass(frozen=True)
 class ProvisionedTenant:
     name: str
-    role: str
+    role: str  # holds the grants
     schema: str
-    password: str
+    password: str  # of the first login role
+    login_roles: tuple[str, ...]  # (role,), or (role_a, role_b) with zero-downtime rotation
+    previous_password: str | None = None  # of the second login role
 
 
 @dataclass(frozen=True)
@@ -49,16 +52,21 @@ class ProvisionedFleet:
     database: str
     tenants: dict[str, ProvisionedTenant]
 
+    def credentials(self, user: str, password: str) -> dict:
+        return Credentials(host=self.pg.host, port=self.pg.port, database=self.database, user=user,
+                           password=password, sslmode="disable").all_formats()
+
     def outputs(self) -> dict:
         """What `pulumi stack output --json --show-secrets` would print for this fleet."""
+        connections = {}
+        for t in self.tenants.values():
+            connections[t.name] = self.credentials(t.login_roles[0], t.password)
+            if t.previous_password is not None:
+                connections[t.name]["previous"] = self.credentials(t.login_roles[1], t.previous_password)
         return {
             "tenants": {t.name: {"schema": t.schema, "username": t.role, "server": "main", "database": self.database}
                         for t in self.tenants.values()},
-            "connections": {
-                t.name: Credentials(host=self.pg.host, port=self.pg.port, database=self.database, user=t.role,
-                                    password=t.password, sslmode="disable").all_formats()
-                for t in self.tenants.values()
-            },
+            "connections": connections,
         }
 
     def admin(self) -> psycopg.Connection:
@@ -77,8 +85,31 @@ def harden_protected_databases(pg: RunningPostgres) -> None:
             conn.execute(sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database)))
 
 
-def provision_fleet(pg: RunningPostgres, database: str, names: Sequence[str], suffix: str) -> ProvisionedFleet:
-    """Create a database and its tenants as the program would leave them after `pulumi up`."""
+def _password() -> str:
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(32))
+
+
+def _create_role(conn: psycopg.Connection, role: str, schema: str, password: str | None, login: bool) -> None:
+    secret = sql.SQL("")
+    if password is not None:
+        # A client-computed SCRAM verifier, as the program sends it: the plaintext never reaches the server.
+        verifier = scram_sha256_verifier(password, secrets.token_bytes(16))
+        secret = sql.SQL(" PASSWORD {}").format(sql.Literal(verifier))
+    conn.execute(sql.SQL(
+        "CREATE ROLE {} WITH {}{} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+        "NOBYPASSRLS INHERIT CONNECTION LIMIT -1 VALID UNTIL 'infinity'").format(
+        sql.Identifier(role), sql.SQL("LOGIN" if login else "NOLOGIN"), secret))
+    conn.execute(sql.SQL("ALTER ROLE {} SET search_path TO {}").format(sql.Identifier(role), sql.Identifier(schema)))
+
+
+def provision_fleet(pg: RunningPostgres, database: str, names: Sequence[str], suffix: str, *,
+                    zero_downtime: Collection[str] = (), suspended: Collection[str] = ()) -> ProvisionedFleet:
+    """Create a database and its tenants as the program would leave them after `pulumi up`.
+
+    `zero_downtime` tenants get a NOLOGIN owner role holding the grants and two login roles
+    (`<role>_a`, `<role>_b`) that are members of it and act as it; `suspended` tenants' login
+    roles are NOLOGIN.
+    """
     admin = sql.Identifier(pg.admin_user)
     db = sql.Identifier(database)
     with pg.admin_connect() as conn:
@@ -88,15 +119,21 @@ def provision_fleet(pg: RunningPostgres, database: str, names: Sequence[str], su
     with pg.admin_connect(database, autocommit=False) as conn:
         conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         for name in names:
-            tenant = ProvisionedTenant(name, f"{name}_{suffix}", name,
-                                       "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(32)))
+            owner = f"{name}_{suffix}"
+            split = name in zero_downtime
+            tenant = ProvisionedTenant(name, owner, name, _password(),
+                                       (f"{owner}_a", f"{owner}_b") if split else (owner,),
+                                       _password() if split else None)
             tenants[name] = tenant
             role, schema = sql.Identifier(tenant.role), sql.Identifier(tenant.schema)
-            verifier = scram_sha256_verifier(tenant.password, secrets.token_bytes(16))
-            conn.execute(sql.SQL(
-                "CREATE ROLE {} WITH LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-                "NOBYPASSRLS INHERIT CONNECTION LIMIT -1 VALID UNTIL 'infinity'").format(role, sql.Literal(verifier)))
-            conn.execute(sql.SQL("ALTER ROLE {} SET search_path TO {}").format(role, schema))
+            can_log_in = name not in suspended
+            _create_role(conn, tenant.role, tenant.schema, None if split else tenant.password, can_log_in and not split)
+            if split:
+                for login_role, password in zip(tenant.login_roles, (tenant.password, tenant.previous_password)):
+                    _create_role(conn, login_role, tenant.schema, password, can_log_in)
+                    conn.execute(sql.SQL("GRANT {} TO {}").format(role, sql.Identifier(login_role)))
+                    conn.execute(sql.SQL("ALTER ROLE {} SET role TO {}").format(
+                        sql.Identifier(login_role), sql.Literal(tenant.role)))
             conn.execute(sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(schema, admin))
             conn.execute(sql.SQL("GRANT CREATE, USAGE ON SCHEMA {} TO {}").format(schema, role))
             conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, role))
@@ -112,12 +149,13 @@ def drop_fleet(fleet: ProvisionedFleet) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(fleet.database)))
         existing = {row[0] for row in conn.execute("SELECT rolname FROM pg_roles")}
         for tenant in fleet.tenants.values():
-            if tenant.role not in existing:
-                continue
-            role = sql.Identifier(tenant.role)
-            for database in PROTECTED_DATABASES:  # a test may have granted CONNECT there
-                conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(sql.Identifier(database), role))
-            conn.execute(sql.SQL("DROP ROLE {}").format(role))
+            for name in sorted({*tenant.login_roles, tenant.role}):
+                if name not in existing:
+                    continue
+                role = sql.Identifier(name)
+                for database in PROTECTED_DATABASES:  # a test may have granted CONNECT there
+                    conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(sql.Identifier(database), role))
+                conn.execute(sql.SQL("DROP ROLE {}").format(role))
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -131,15 +169,41 @@ def server(request) -> Iterator[RunningPostgres]:
 
 
 @pytest.fixture
-def fleet(server, monkeypatch) -> Iterator[ProvisionedFleet]:
-    suffix = secrets.token_hex(4)
-    provisioned = provision_fleet(server, f"app_{suffix}", TENANT_NAMES, suffix)
+def provision(server, monkeypatch) -> Iterator:
+    """Provision fleets for one test (`provision(zero_downtime=..., suspended=...)`); dropped afterwards."""
+    made: list[ProvisionedFleet] = []
     # The admin login comes from the environment, as in a pipeline.
     monkeypatch.setenv("PG_TENANTS_ADMIN_CONNINFO", server.admin_conninfo())
+
+    def _provision(**options) -> ProvisionedFleet:
+        suffix = secrets.token_hex(4)
+        made.append(provision_fleet(server, f"app_{suffix}", TENANT_NAMES, suffix, **options))
+        return made[-1]
+
     try:
-        yield provisioned
+        yield _provision
     finally:
-        drop_fleet(provisioned)
+        for provisioned in made:
+            drop_fleet(provisioned)
+
+
+@pytest.fixture
+def fleet(provision) -> ProvisionedFleet:
+    return provision()
+
+
+def write_declarations(fleet: ProvisionedFleet, project: Path, **per_tenant: dict) -> Path:
+    """Tenant files and a stack config declaring `fleet`, for verify's "as declared" checks."""
+    entries = [{"name": t.name, "username": t.role, "schema": t.schema, **per_tenant.get(t.name, {})}
+               for t in fleet.tenants.values()]
+    (project / "tenants").mkdir(parents=True, exist_ok=True)
+    (project / "tenants" / "tenants.yaml").write_text(yaml.safe_dump({"tenants": entries}, sort_keys=False))
+    server = {"host": fleet.pg.host, "port": fleet.pg.port, "adminUsername": fleet.pg.admin_user,
+              "adminPasswordSecret": "adminPassword", "sslmode": "disable", "databases": [fleet.database]}
+    config = {"pg-tenants:servers": {"main": server}, "pg-tenants:adminPassword": {"secure": "v1:ciphertext"}}
+    stack_file = project / "Pulumi.test.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+    return stack_file
 
 
 @dataclass(frozen=True)
@@ -427,6 +491,74 @@ def test_a_dropped_role_is_role_missing_and_cannot_log_in(fleet, tmp_path):
     run = run_verify(fleet, tmp_path)
 
     assert {"role_missing", "login_failed"} <= run.codes_for("initech")
+
+
+# ----------------------------------------------------------------------------- lifecycle: rotation, suspension, declarations
+
+
+def test_a_zero_downtime_tenant_with_owner_and_login_roles_verifies_clean(provision, tmp_path):
+    fleet = provision(zero_downtime={"globex"})
+
+    run = run_verify(fleet, tmp_path)
+
+    assert run.findings() == set()
+    assert {t["tenant"]: t["login"] for t in run.report["tenants"]}["globex"] == "ok"
+
+
+def test_the_previous_login_role_of_a_zero_downtime_tenant_is_checked_too(provision, tmp_path):
+    fleet = provision(zero_downtime={"globex"})
+    tamper(fleet, sql.SQL("ALTER ROLE {} CREATEROLE").format(sql.Identifier(fleet.tenants["globex"].login_roles[1])))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert ("globex", "role_attribute", "CREATEROLE") in run.findings()
+
+
+def test_a_zero_downtime_owner_role_that_can_log_in_is_reported(provision, tmp_path):
+    fleet = provision(zero_downtime={"globex"})
+    tamper(fleet, sql.SQL("ALTER ROLE {} LOGIN").format(fleet.role("globex")))
+
+    run = run_verify(fleet, tmp_path)
+
+    assert ("globex", "role_attribute", "LOGIN") in run.findings()
+
+
+def test_a_suspended_tenant_is_refused_at_login_and_verifies_clean(provision, tmp_path):
+    fleet = provision(suspended={"initech"})
+    stack_file = write_declarations(fleet, tmp_path, initech={"state": "suspended"})
+
+    run = run_verify(fleet, tmp_path, "--stack-config", str(stack_file))
+
+    assert run.findings() == set()
+    assert {t["tenant"]: t["login"] for t in run.report["tenants"]}["initech"] == "refused"
+
+
+def test_a_suspended_tenant_that_can_log_in_again_is_reported(provision, tmp_path):
+    fleet = provision(suspended={"initech"})
+    stack_file = write_declarations(fleet, tmp_path, initech={"state": "suspended"})
+    tamper(fleet, sql.SQL("ALTER ROLE {} LOGIN").format(fleet.role("initech")))
+
+    run = run_verify(fleet, tmp_path, "--stack-config", str(stack_file))
+
+    assert {("initech", "role_attribute", "LOGIN"), ("initech", "suspended_can_log_in", fleet.tenants["initech"].role)} \
+        <= run.findings()
+
+
+def test_a_connection_limit_other_than_declared_is_a_role_attribute_finding(fleet, tmp_path):
+    stack_file = write_declarations(fleet, tmp_path, acme={"connection_limit": 20})
+
+    run = run_verify(fleet, tmp_path, "--stack-config", str(stack_file))
+
+    assert ("acme", "role_attribute", "CONNECTION LIMIT") in run.findings()
+
+
+def test_a_password_expiry_other_than_declared_is_a_role_attribute_finding(fleet, tmp_path):
+    stack_file = write_declarations(fleet, tmp_path)
+    tamper(fleet, sql.SQL("ALTER ROLE {} VALID UNTIL '2001-01-01'").format(fleet.role("globex")))
+
+    run = run_verify(fleet, tmp_path, "--stack-config", str(stack_file))
+
+    assert ("globex", "role_attribute", "VALID UNTIL") in run.findings()
 
 
 # ----------------------------------------------------------------------------- secrets and errors
