@@ -1,6 +1,7 @@
 """`pg-tenants`: the pipeline's commands.
 
-    pg-tenants validate [PATH] [--stack-config Pulumi.<stack>.yaml] [--format human|github|json]
+    pg-tenants validate [PATH] [--stack-config Pulumi.<stack>.yaml] [--previous OUTPUTS.json]
+                        [--format human|github|json]
     pg-tenants verify [--outputs FILE|-] [--stack NAME] [--stack-config FILE] [--json] ...
 
 Also runnable as `python -m pg_tenants.cli`. Exit codes: 0 clean, 1 problems or findings,
@@ -28,18 +29,25 @@ class UsageError(Exception):
 # ----------------------------------------------------------------------------- validate
 
 
-def _validate_problems(path: Path | None, stack_file: Path | None) -> tuple[Path, list]:
+def _validate_problems(path: Path | None, stack_file: Path | None, previous: str | None,
+                       stdin: IO[str]) -> tuple[Path, list]:
     """The tenants directory checked and its problems, by the same rules as the program.
 
     Mirrors pg_tenants.program_input.load_program_input: invalid stack settings are reported
-    together with the tenant files' own problems, checked without the settings.
+    together with the tenant files' own problems, checked without the settings. With
+    `previous` (the last deployment's outputs), edits the provider cannot apply in place are
+    refused too, once the list itself is valid.
     """
+    from pg_tenants.deployment_changes import unsupported_changes
     from pg_tenants.problems import ConfigurationInvalid
     from pg_tenants.stack_config import load_stack_file
-    from pg_tenants.tenant_list import tenant_list_problems
+    from pg_tenants.tenant_list import load_tenant_list, tenant_list_problems
 
     settings = config = None
     problems = []
+    if previous is not None and stack_file is None:
+        raise UsageError("--previous needs --stack-config: a tenant's server and database come from it")
+    previous_tenants = _read_previous(previous, stdin) if previous is not None else None
     if stack_file is not None:
         if not stack_file.is_file():
             raise UsageError(f"stack config file not found: {stack_file}")
@@ -52,7 +60,24 @@ def _validate_problems(path: Path | None, stack_file: Path | None) -> tuple[Path
     if not path.is_dir():
         raise UsageError(f"tenants directory not found: {path}")
     problems += tenant_list_problems(path, settings, config)
+    if previous_tenants is not None and not problems and settings is not None and config is not None:
+        problems += unsupported_changes(load_tenant_list(path, settings, config), previous_tenants)
     return path, sorted(set(problems), key=lambda p: (p.file, p.line or 0, p.field, p.message))
+
+
+def _read_previous(source: str, stdin: IO[str]) -> dict:
+    """The `tenants` map of `pulumi stack output --json` (no secrets needed), from a file or '-'."""
+    try:
+        text = stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        data = json.loads(text)
+    except OSError as error:
+        raise UsageError(f"cannot read --previous: {error.strerror}: {source}") from None
+    except json.JSONDecodeError:
+        raise UsageError(f"--previous {source} is not JSON") from None
+    tenants = data.get("tenants", data) if isinstance(data, dict) else None
+    if not isinstance(tenants, dict):
+        raise UsageError("--previous must hold `pulumi stack output --json` (its `tenants` map)")
+    return tenants
 
 
 def _github_escape(text: str, *, property_value: bool = False) -> str:
@@ -89,11 +114,11 @@ def format_problems(problems: list, output_format: str, *, tenants_dir: Path, fi
     return "\n".join(lines)
 
 
-def run_validate(args: argparse.Namespace, out: IO[str]) -> int:
+def run_validate(args: argparse.Namespace, out: IO[str], stdin: IO[str]) -> int:
     from pg_tenants.tenant_list import tenant_files
 
     started = time.perf_counter()
-    tenants_dir, problems = _validate_problems(args.path, args.stack_config)
+    tenants_dir, problems = _validate_problems(args.path, args.stack_config, args.previous, stdin)
     elapsed = time.perf_counter() - started
     files = len(tenant_files(tenants_dir))
     print(format_problems(problems, args.format, tenants_dir=tenants_dir, files=files, elapsed=elapsed), file=out)
@@ -193,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="tenants directory (default: the stack config's tenantsDir, else ./tenants)")
     validate.add_argument("--stack-config", type=Path, metavar="FILE",
                           help="a Pulumi.<stack>.yaml: also check the settings and each tenant's server/database")
+    validate.add_argument("--previous", metavar="FILE|-",
+                          help="`pulumi stack output --json` of the last deployment ('-' = stdin): also refuse "
+                               "moving a tenant to another server/database and renames without previous_names "
+                               "(needs --stack-config)")
     validate.add_argument("--format", choices=["human", "github", "json"], default="human",
                           help="github prints workflow annotations (::error file=...,line=...::)")
 
@@ -232,7 +261,7 @@ def main(argv: Sequence[str] | None = None, *, stdin: IO[str] | None = None,
         return int(exit_.code or 0)
     try:
         if args.command == "validate":
-            return run_validate(args, out)
+            return run_validate(args, out, stdin or sys.stdin)
         return run_verify(args, out, err, stdin or sys.stdin)
     except UsageError as error:
         print(f"pg-tenants {args.command}: error: {error}", file=err)

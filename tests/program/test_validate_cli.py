@@ -154,6 +154,27 @@ def test_validate_reports_exactly_what_the_program_refuses(project, tenants_dir,
         assert f"{p['file']}:{p['line']}: {p['field']}: {p['message']} (fix: {p['fix']})" in program_error
 
 
+def test_previous_outputs_refuse_moving_a_tenant_to_another_database(project, tenants_dir, stack):
+    stack.servers["main"]["databases"] = ["app", "billing"]
+    write_tenant_file(tenants_dir, "t.yaml", [{"name": "acme", "database": "billing"}])
+    stack_file = write_stack_file(project / "Pulumi.ci.yaml", stack)
+    previous = project / "previous.json"
+    previous.write_text(json.dumps({"tenants": {"acme": {"schema": "acme", "username": "acme", "server": "main",
+                                                         "database": "app"}}, "connections": "[secret]"}))
+
+    code, out, _ = validate("tenants", "--stack-config", str(stack_file), "--previous", str(previous), cwd=project)
+
+    assert code == 1 and "acme.database: moving the tenant from database 'app' to 'billing'" in out
+
+
+def test_previous_outputs_without_a_stack_config_are_a_usage_error(project, tenants_dir):
+    write_tenant_file(tenants_dir, "tenants.yaml", THREE_TENANTS)
+
+    code, _, err = validate("tenants", "--previous", "previous.json", cwd=project)
+
+    assert code == 2 and "--previous needs --stack-config" in err
+
+
 def test_a_missing_tenants_directory_is_a_usage_error(tmp_path):
     code, _, err = validate("nowhere", cwd=tmp_path)
 
