@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from pg_tenants import local_postgres as lp
@@ -152,7 +153,7 @@ def test_log_statement_all_writes_statements_to_log_path(server: RunningPostgres
     assert server.log_path is not None
     marker = f"log-marker-{time.monotonic_ns()}"
     with server.admin_connect() as conn:
-        conn.execute(f"select '{marker}'")
+        conn.execute(sql.SQL("select {}").format(sql.Literal(marker)))
     assert _wait_for(lambda: f"statement: select '{marker}'" in server.log_path.read_text())
 
 
