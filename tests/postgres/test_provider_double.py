@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -53,7 +53,6 @@ class Ctx:
     prefix: str
     provider: Registration
     double: ProviderDouble
-    extra: list[str] = field(default_factory=list)
 
     def n(self, name: str) -> str:
         return f"{self.prefix}_{name}"
@@ -762,7 +761,11 @@ def test_same_schema_grants_collide_deterministically_when_transactions_overlap(
 
         worker = threading.Thread(target=second)
         worker.start()
-        time.sleep(0.5)  # the second grant is now blocked on our row lock
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not ctx.q(  # wait until it blocks on our row
+                "SELECT 1 FROM pg_stat_activity WHERE application_name = 'Terraform provider' "
+                "AND wait_event_type = 'Lock' AND query LIKE 'REVOKE%'"):
+            time.sleep(0.02)
         holder.commit()
         worker.join(10)
     error = result["error"]
@@ -781,3 +784,62 @@ def test_engine_errors_are_engine_errors(ctx: Ctx) -> None:
     with pytest.raises(ApplyError) as raised:
         up([], [ctx.provider, declared], ctx.double)
     assert isinstance(raised.value.cause, EngineError)
+
+
+# --- Non-superuser admin (RDS-like) and aliases -----------------------------------------------
+
+@pytest.fixture
+def limited(ctx: Ctx) -> Ctx:
+    """The same database, but the provider logs in as a CREATEROLE admin that owns it."""
+    admin = ctx.n("admin")
+    with ctx.pg.admin_connect() as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD 'admin-pw'").format(sql.Identifier(admin)))
+        conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(ctx.database),
+                                                                    sql.Identifier(admin)))
+    provider = make_registration(POSTGRES_PROVIDER, "limited", {
+        **ctx.provider.inputs, "username": admin, "password": "admin-pw", "superuser": "false"})
+    return Ctx(ctx.pg, ctx.database, ctx.prefix, provider, ProviderDouble([provider]))
+
+
+def test_non_superuser_admin_joins_the_owners_role_only_for_the_transaction(limited: Ctx) -> None:
+    ctx = limited
+    ctx.double.create(ctx.role("app"))
+    schema = ctx.schema("s", owner=ctx.n("app"))
+    ctx.double.create(schema)
+    admin, app = ctx.n("admin"), ctx.n("app")
+    statements = ctx.double.statements_for(schema.urn)
+    assert f'GRANT "{app}" TO "{admin}"' in statements and statements[-1] == f'REVOKE "{app}" FROM "{admin}"'
+    assert ctx.q("SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = %s", (ctx.n("s"),)) == [(app,)]
+
+
+def test_non_superuser_admin_deletes_a_role_that_owns_objects(limited: Ctx) -> None:
+    ctx = limited
+    role = ctx.role("app")
+    ctx.double.create(role)
+    ctx.double.create(ctx.schema("s", owner=ctx.n("app")))
+    ctx.double.delete(role)
+    assert ctx.q("SELECT 1 FROM pg_roles WHERE rolname = %s", (ctx.n("app"),)) == []
+    assert ctx.q("SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = %s", (ctx.n("s"),)) == [
+        (ctx.n("admin"),)]
+
+
+def test_children_follow_an_aliased_parent_whose_type_changed() -> None:
+    # A parent's type is part of its children's URNs; the engine matches the children under
+    # the parent's old URN, so they are not replaced.
+    provider = make_registration(POSTGRES_PROVIDER, "pg", {"host": "h"})
+    old_parent = make_registration(COMPONENT, "acme", {})
+    old_role = make_registration(ROLE, "acme-role", {"name": "acme"}, parent=old_parent, provider=provider)
+    new_parent = make_registration("pg-tenants:index:TenantV2", "acme", {}, alias_urns=[old_parent.urn])
+    new_role = make_registration(ROLE, "acme-role", {"name": "acme"}, parent=new_parent, provider=provider)
+    assert new_role.urn != old_role.urn
+    the_plan = plan([provider, old_parent, old_role], [provider, new_parent, new_role])
+    assert [s.op for s in the_plan.steps] == ["same", "same", "same"] and the_plan.deletes == []
+
+
+def test_provider_config_decodes_json_numbers_but_keeps_string_settings() -> None:
+    from tests.support.provider_double import ProviderConfig
+
+    config = ProviderConfig.from_inputs({"host": "db", "port": "6432", "superuser": "false", "password": "1234",
+                                         "username": "true"}, env={})
+    assert (config.port, config.superuser, config.password, config.username) == (6432, False, "1234", "true")
+    assert (config.database, config.max_connections, config.connect_timeout) == ("postgres", 20, 180)

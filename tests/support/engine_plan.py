@@ -34,7 +34,6 @@ from tests.support.provider_double import (
 # more than the provider's 20 pooled connections, so as with the real provider it is the
 # connection pool (ProviderDouble), not the engine, that queues work.
 DEFAULT_PARALLELISM = 32
-MIN_PARALLELISM = 10
 _ALWAYS_SECRET = frozenset({"password", "passwordWo", "result", "bcryptHash", "base64", "hex"})
 
 

@@ -174,24 +174,25 @@ class ProviderConfig:
     def from_inputs(cls, inputs: Mapping[str, Any], env: Mapping[str, str] | None = None) -> ProviderConfig:
         env = os.environ if env is None else env
 
-        def pick(key: str, env_key: str | None, default: Any) -> Any:
-            if inputs.get(key) not in (None, ""):
-                return _plain(inputs[key])
-            if env_key and env.get(env_key):
-                return _plain(env[env_key])
-            return default
+        def pick(key: str, env_key: str | None, default: Any, *, decode: bool = False) -> Any:
+            # Only non-string settings are JSON-encoded; a password like "1234" stays a string.
+            value = inputs.get(key)
+            if value in (None, "") and env_key:
+                value = env.get(env_key) or None
+            if value in (None, ""):
+                return default
+            return _plain(value) if decode else value
 
-        sslmode = pick("sslmode", "PGSSLMODE", None) or _plain(inputs.get("sslMode")) or ""
         return cls(
             host=str(pick("host", "PGHOST", "")),
-            port=int(pick("port", "PGPORT", 5432)),
+            port=int(pick("port", "PGPORT", 5432, decode=True)),
             database=str(pick("database", "PGDATABASE", "postgres")),
             username=str(pick("username", "PGUSER", "postgres")),
             password=pick("password", "PGPASSWORD", None),
-            sslmode=str(sslmode),
-            superuser=bool(pick("superuser", "PGSUPERUSER", True)),
-            connect_timeout=int(pick("connectTimeout", "PGCONNECT_TIMEOUT", 180)),
-            max_connections=int(pick("maxConnections", None, 20)),
+            sslmode=str(pick("sslmode", "PGSSLMODE", None) or inputs.get("sslMode") or ""),
+            superuser=bool(pick("superuser", "PGSUPERUSER", True, decode=True)),
+            connect_timeout=int(pick("connectTimeout", "PGCONNECT_TIMEOUT", 180, decode=True)),
+            max_connections=int(pick("maxConnections", None, 20, decode=True)),
             database_username=str(pick("databaseUsername", None, "")),
         )
 
