@@ -11,7 +11,7 @@ The SQL is static and every value is a bound parameter; nothing is spliced in by
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -265,12 +265,13 @@ def _role_findings(row: dict, tenant: Tenant) -> list[Finding]:
         if bool(row[column]) != expected:
             findings.append(Finding(name, Code.ROLE_ATTRIBUTE, wrong_name,
                                     f"role {role} is {wrong_name}; it is declared without it"))
-    logs_in = role in tenant.login_roles and not tenant.suspended
-    if bool(row["rolcanlogin"]) != logs_in:
+    should_log_in = role in tenant.login_roles and not tenant.suspended
+    if row["rolcanlogin"] and not should_log_in:
         why = "the tenant is suspended" if tenant.suspended else "it is the owner role, not a login role"
-        findings.append(Finding(name, Code.ROLE_ATTRIBUTE, "LOGIN" if row["rolcanlogin"] else "NOLOGIN",
-                                f"role {role} is {'LOGIN' if row['rolcanlogin'] else 'NOLOGIN'}"
-                                + (f", but {why}" if row["rolcanlogin"] else "; the tenant must be able to log in")))
+        findings.append(Finding(name, Code.ROLE_ATTRIBUTE, "LOGIN", f"role {role} is LOGIN, but {why}"))
+    elif should_log_in and not row["rolcanlogin"]:
+        findings.append(Finding(name, Code.ROLE_ATTRIBUTE, "NOLOGIN",
+                                f"role {role} is NOLOGIN; the tenant must be able to log in"))
     kind = row["password_kind"]
     passwordless_owner = kind == "none" and role not in tenant.login_roles
     if kind is not None and kind != "scram" and not passwordless_owner:
@@ -357,7 +358,7 @@ def _own_state_findings(row: dict, tenant: Tenant, admin_role: str) -> list[Find
 
 
 def classify_grant(row: dict, by_name: dict[str, Tenant], datname: str,
-                   tenant_databases: Iterable[str]) -> Finding | None:
+                   tenant_databases: Collection[str]) -> Finding | None:
     """Decide whether one ACL entry (reaching a tenant, or PUBLIC) weakens isolation."""
     kind, obj, privilege = row["kind"], row["object"], row["privilege"]
     object_tenant = row["object_tenant"]
@@ -368,7 +369,7 @@ def classify_grant(row: dict, by_name: dict[str, Tenant], datname: str,
             if privilege == "CONNECT":
                 return Finding(target, Code.PUBLIC_CONNECT, row["datname"],
                                f"PUBLIC has CONNECT on {obj}: every tenant can connect to it")
-            if privilege == "TEMPORARY" and row["datname"] in set(tenant_databases):
+            if privilege == "TEMPORARY" and row["datname"] in tenant_databases:
                 return Finding(target, Code.PUBLIC_TEMP, row["datname"],
                                f"PUBLIC has TEMPORARY on {obj}: every tenant can create temporary tables")
             return Finding(target, Code.PUBLIC_GRANT, grant, f"PUBLIC has {grant}")
