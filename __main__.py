@@ -11,11 +11,11 @@ from pg_tenants.program_input import load_program_input
 PROJECT_DIR = Path(__file__).resolve().parent
 
 try:
-    settings, tenants = load_program_input(PROJECT_DIR)
+    program_input = load_program_input(PROJECT_DIR)
 except ConfigurationInvalid as invalid:
     # RunError prints the message without a Python traceback.
     raise pulumi.RunError(str(invalid)) from None
 
-fleet = declare_fleet(settings, tenants)
+fleet = declare_fleet(program_input)
 pulumi.export("tenants", fleet.tenants)
 pulumi.export("connections", fleet.connections)

@@ -11,6 +11,7 @@ import pulumi_postgresql as postgresql
 
 from components.database_hardening import DatabaseHardening
 from components.tenant import TenantArgs, TenantResources
+from pg_tenants.program_input import ProgramInput
 from pg_tenants.stack_config import NAMESPACE, ServerSettings, StackSettings
 from pg_tenants.tenant_model import Tenant
 
@@ -56,7 +57,8 @@ class _Providers:
         return pulumi.ResourceOptions(providers=[self._made[key]])
 
 
-def declare_fleet(settings: StackSettings, tenants: list[Tenant]) -> FleetOutputs:
+def declare_fleet(program_input: ProgramInput) -> FleetOutputs:
+    settings, tenants, existing_roles = program_input.settings, program_input.tenants, program_input.existing_roles
     config = pulumi.Config(NAMESPACE)
     providers = _Providers(settings)
     placements: dict[tuple[str, str], list[Tenant]] = defaultdict(list)
@@ -79,6 +81,8 @@ def declare_fleet(settings: StackSettings, tenants: list[Tenant]) -> FleetOutput
                     scram_iterations=settings.scram_iterations,
                     protect_schemas=settings.protect_schemas,
                     provided_password=provided,
+                    # Unknown (catalogs not read): import the role along with the schema.
+                    import_role=tenant.adopt and (existing_roles is None or (server_key, tenant.username) in existing_roles),
                     database_hardening=hardening,
                 ),
                 opts=on_database,

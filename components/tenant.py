@@ -51,6 +51,8 @@ class TenantArgs:
     protect_schemas: bool
     # A Pulumi secret holding an admin-provided password; None means generate one.
     provided_password: pulumi.Output[str] | None
+    # Adoption imports the schema; the role too where it exists (a retained schema has none).
+    import_role: bool
     # Resources that change PUBLIC's grants on the tenant's database: same pg_database row.
     database_hardening: Sequence[pulumi.Resource]
 
@@ -71,15 +73,15 @@ class TenantResources(pulumi.ComponentResource):
         self._args = args
         tenant = args.tenant
 
-        schema = self._schema()
         if tenant.zero_downtime_rotation:
-            owner = self._role("role", tenant.username, login=False, password=None, depends_on=schema)
-            logins = [self._login_slot(slot, owner, schema) for slot in ("a", "b")]
+            owner = self._role("role", tenant.username, login=False, password=None)
+            logins = [self._login_slot(slot, owner) for slot in ("a", "b")]
             current, previous = (logins[0], logins[1]) if tenant.rotation % 2 == 0 else (logins[1], logins[0])
         else:
             password = self._password("", tenant.rotation)
-            owner = self._role("role", tenant.username, login=tenant.state == "active", password=password, depends_on=schema)
+            owner = self._role("role", tenant.username, login=tenant.state == "active", password=password)
             current, previous = _Login(owner, password), None
+        schema = self._schema(owner)
         self._grants(owner, schema)
 
         previous_formats = self._formats(previous) if previous is not None else None
@@ -96,12 +98,16 @@ class TenantResources(pulumi.ComponentResource):
         aliases = [pulumi.Alias(name=f"{old}-{suffix}") for old in self._args.tenant.previous_names]
         return f"{key}-{suffix}", pulumi.ResourceOptions(parent=self, aliases=aliases, **options)
 
-    def _schema(self) -> postgresql.Schema:
+    def _schema(self, owner: postgresql.Role) -> postgresql.Schema:
         tenant = self._args.tenant
         purge = tenant.on_remove == "purge"
         adopt = {"import_": f"{tenant.database}.{tenant.schema}", "ignore_changes": ADOPTED_SCHEMA_IGNORES} if tenant.adopt else {}
         name, opts = self._child(
             "schema",
+            # After the role: a role that already exists fails the create before the provider
+            # could take over an existing schema; on removal the schema goes first, so a purge
+            # drops the tenant's objects before the role's REASSIGN OWNED / DROP OWNED.
+            depends_on=[owner],
             # Removing the entry keeps the schema and its data unless purge was applied first.
             retain_on_delete=not purge,
             protect=self._args.protect_schemas and not purge,
@@ -126,13 +132,11 @@ class TenantResources(pulumi.ComponentResource):
         *,
         login: bool,
         password: pulumi.Output[str] | None,
-        depends_on: pulumi.Resource,
         member_of: postgresql.Role | None = None,
     ) -> postgresql.Role:
         tenant = self._args.tenant
-        adopt = {"import_": role_name, "ignore_changes": ADOPTED_ROLE_IGNORES} if tenant.adopt else {}
-        # Depends on the schema so a purge drops the role (REASSIGN OWNED) before the schema.
-        name, opts = self._child(suffix, depends_on=[depends_on], **adopt)
+        adopt = {"import_": role_name, "ignore_changes": ADOPTED_ROLE_IGNORES} if self._args.import_role else {}
+        name, opts = self._child(suffix, **adopt)
         verifier = None
         if password is not None:
             verifier = pulumi.Output.secret(
@@ -162,7 +166,7 @@ class TenantResources(pulumi.ComponentResource):
             opts=opts,
         )
 
-    def _login_slot(self, slot: str, owner: postgresql.Role, schema: postgresql.Schema) -> _Login:
+    def _login_slot(self, slot: str, owner: postgresql.Role) -> _Login:
         tenant = self._args.tenant
         # Rotation n renews slot a when n is even and slot b when odd; the other keeps its
         # password from rotation n - 1, so the previous credentials stay valid until n + 1.
@@ -174,7 +178,6 @@ class TenantResources(pulumi.ComponentResource):
             f"{tenant.username}_{slot}",
             login=tenant.state == "active",
             password=password,
-            depends_on=schema,
             member_of=owner,
         )
         return _Login(role, password)
@@ -212,8 +215,11 @@ class TenantResources(pulumi.ComponentResource):
             privileges=["CREATE", "USAGE"],
             opts=opts,
         )
-        # Every CONNECT grant and PUBLIC's revoke rewrite the same pg_database row; the
-        # revoke runs first so tenants never race it ("tuple concurrently updated").
+        # Two grants on one catalog row in parallel fail with "tuple concurrently updated".
+        # Database grants (every tenant's CONNECT, PUBLIC's revoke: one pg_database row) are
+        # serialized by the provider's advisory lock on the database; the dependency makes
+        # the order fixed too, revoke first. Schema grants are not locked by the provider, so
+        # each schema gets exactly one grant: zero-downtime login roles inherit the owner's.
         name, opts = self._child("database-connect", depends_on=list(self._args.database_hardening))
         postgresql.Grant(
             name,

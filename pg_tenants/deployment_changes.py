@@ -2,8 +2,9 @@
 
 The program cannot see its previous state, but pipelines can: `pulumi stack output --json`
 holds the non-secret `tenants` map. Moving a tenant to another server or database would
-replace its schema (the old one is kept, the tenant starts empty), and renaming a key
-without `previous_names` would drop and recreate its role; both are refused with the safe way.
+replace its schema (the old one is kept, the tenant starts empty); changing a schema or
+username makes the provider fail halfway; renaming a key without `previous_names` would drop
+and recreate its role. All are refused with the safe way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from pg_tenants.problems import Problem
 from pg_tenants.tenant_model import Tenant
 
 PlacementMap = Mapping[str, Mapping[str, str]]  # the `tenants` stack output
+_PLACEMENT = "its schema would be replaced: the old one stays behind with the data and the tenant starts empty"
+# The provider replaces the grants after renaming the object, and revoking from the old name fails.
+_RENAME = "the provider renames the object, then fails to revoke the old grants from the old name"
+_CONSEQUENCE = {"server": _PLACEMENT, "database": _PLACEMENT, "schema": _RENAME, "username": _RENAME}
 
 
 def unsupported_changes(tenants: list[Tenant], previous: PlacementMap) -> list[Problem]:
@@ -25,17 +30,17 @@ def unsupported_changes(tenants: list[Tenant], previous: PlacementMap) -> list[P
             continue
         claimed.add(before_key)
         before = previous[before_key]
-        for field in ("server", "database"):
+        for field in ("server", "database", "schema", "username"):
             if before.get(field) != getattr(tenant, field):
                 problems.append(
                     Problem(
                         tenant.file,
                         tenant.line,
                         f"{tenant.name}.{field}",
-                        f"moving the tenant from {field} {before.get(field)!r} to {getattr(tenant, field)!r} would replace "
-                        "its schema: the old one stays behind with the data and the tenant starts empty",
-                        f"keep {field}: {before.get(field)}; to move a tenant, declare a new tenant there, copy the data "
-                        "(pg_dump --schema), then offboard the old one",
+                        f"changing {field} from {before.get(field)!r} to {getattr(tenant, field)!r} cannot be applied in "
+                        f"place: {_CONSEQUENCE[field]}",
+                        f"keep {field}: {before.get(field)}; to move or rename a tenant's objects, declare a new tenant, "
+                        "copy the data (pg_dump --schema), then offboard the old one",
                     )
                 )
     for tenant in tenants:

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+from pg_tenants.existing_objects import existing_objects
 from pg_tenants.problems import ConfigurationInvalid
 from pg_tenants.stack_config import StackSettings, configured_tenants_dir, settings_from_pulumi_config
 from pg_tenants.tenant_list import load_tenant_list, tenant_list_problems
 from pg_tenants.tenant_model import Tenant
 
 
-def load_program_input(project_dir: Path) -> tuple[StackSettings, list[Tenant]]:
+@dataclass(frozen=True)
+class ProgramInput:
+    settings: StackSettings
+    tenants: list[Tenant]
+    # (server, role) pairs known to exist already; None when the catalogs were not read.
+    existing_roles: frozenset[tuple[str, str]] | None
+
+
+def load_program_input(project_dir: Path) -> ProgramInput:
     """Stack settings and tenants; ConfigurationInvalid lists the problems of both at once."""
     try:
         settings, config = settings_from_pulumi_config()
@@ -18,4 +28,10 @@ def load_program_input(project_dir: Path) -> tuple[StackSettings, list[Tenant]]:
         # Still check the tenant files, so one run shows every problem.
         tenants_problems = tenant_list_problems(project_dir / configured_tenants_dir(), None, None)
         raise ConfigurationInvalid(invalid.problems + tenants_problems) from None
-    return settings, load_tenant_list(project_dir / settings.tenants_dir, settings, config)
+    tenants = load_tenant_list(project_dir / settings.tenants_dir, settings, config)
+    if not settings.check_existing_schemas:
+        return ProgramInput(settings, tenants, None)
+    found = existing_objects(tenants, settings, config.secret_value)
+    if found.problems:
+        raise ConfigurationInvalid(found.problems)
+    return ProgramInput(settings, tenants, found.roles)

@@ -50,6 +50,8 @@ class StackSettings(BaseModel):
     tenants_dir: str = Field(default="tenants", alias="tenantsDir")
     # Pulumi `protect` on every schema: `pulumi up` refuses to delete one, except a tenant marked purge.
     protect_schemas: bool = Field(default=False, alias="protectSchemas")
+    # Read the catalogs before deploying, so an existing schema is never taken over silently.
+    check_existing_schemas: bool = Field(default=True, alias="checkExistingSchemas")
 
     def server_for(self, name: str | None) -> str | None:
         if name is not None:

@@ -245,6 +245,17 @@ def _check_names(located: _Located, admin_names: frozenset[str]) -> list[Problem
                 "use a username of at most 61 bytes",
             )
         )
+    if entry.previous_names:
+        for field, explicit in (("schema", entry.schema_name), ("username", entry.username)):
+            if explicit is None:
+                problems.append(
+                    located.problem(
+                        "previous_names",
+                        f"renaming the tenant would also change its {field}, which defaults to the name",
+                        f"keep it: write `{field}: {entry.previous_names[-1]}` (or its earlier explicit value); "
+                        "a schema or username cannot change in place",
+                    )
+                )
     if entry.adopt and entry.zero_downtime_rotation:
         problems.append(
             located.problem(

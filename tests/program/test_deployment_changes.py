@@ -26,9 +26,18 @@ def test_unchanged_tenant_is_fine():
 def test_moving_to_another_database_is_refused_with_the_safe_way():
     [problem] = unsupported_changes([tenant(database="billing")], DEPLOYED)
     assert str(problem) == (
-        "tenants/t.yaml:2: acme.database: moving the tenant from database 'app' to 'billing' would replace its schema: "
-        "the old one stays behind with the data and the tenant starts empty (fix: keep database: app; to move a tenant, "
-        "declare a new tenant there, copy the data (pg_dump --schema), then offboard the old one)"
+        "tenants/t.yaml:2: acme.database: changing database from 'app' to 'billing' cannot be applied in place: its "
+        "schema would be replaced: the old one stays behind with the data and the tenant starts empty (fix: keep "
+        "database: app; to move or rename a tenant's objects, declare a new tenant, copy the data (pg_dump --schema), "
+        "then offboard the old one)"
+    )
+
+
+def test_changing_the_username_is_refused():
+    [problem] = unsupported_changes([tenant(username="acme_app")], DEPLOYED)
+    assert problem.message == (
+        "changing username from 'acme' to 'acme_app' cannot be applied in place: the provider renames the object, then "
+        "fails to revoke the old grants from the old name"
     )
 
 

@@ -166,10 +166,19 @@ CASES = [
     ),
     (
         "previous_name_still_in_use",
-        {"t.yaml": [{"name": "acme"}, {"name": "globex", "previous_names": ["acme"]}]},
+        {"t.yaml": [{"name": "acme"}, {"name": "globex", "previous_names": ["acme"], "schema": "globex", "username": "globex"}]},
         [
             "tenants/t.yaml:4: tenants[1].previous_names: 'acme' is the name of a current tenant (fix: a previous name "
             "must no longer be in use; remove it from previous_names)"
+        ],
+    ),
+    (
+        "rename_that_would_change_the_derived_username",
+        {"t.yaml": [{"name": "acme_corp", "previous_names": ["acme"], "schema": "acme"}]},
+        [
+            "tenants/t.yaml:3: tenants[0].previous_names: renaming the tenant would also change its username, which "
+            "defaults to the name (fix: keep it: write `username: acme` (or its earlier explicit value); a schema or "
+            "username cannot change in place)"
         ],
     ),
     (

@@ -71,9 +71,9 @@ def test_marking_purge_changes_only_the_schemas_drop_behaviour(edit):
     assert (schema.retain_on_delete, schema.inputs["dropCascade"]) == (False, True)
 
 
-def test_role_depends_on_schema_so_purge_drops_the_role_first(run, three_tenants):
+def test_schema_depends_on_role_so_an_existing_role_fails_before_any_schema_is_touched(run, three_tenants):
     result = run()
-    assert result.by_name("acme-schema").urn in result.by_name("acme-role").dependencies
+    assert result.by_name("acme-role").urn in result.by_name("acme-schema").dependencies
 
 
 def test_rotation_renews_only_that_tenants_password(edit):
@@ -138,7 +138,7 @@ def test_removing_adopt_after_import_makes_the_declared_password_an_update(edit)
 
 
 def test_renaming_with_previous_names_aliases_every_resource(edit):
-    renamed = with_acme(name="acme_corp", previous_names=["acme"], schema="acme", username="acme")
+    renamed = with_acme(name="acme_corp", previous_names=["acme"], schema="acme", username="acme")  # names kept
     before, after = edit(THREE_TENANTS, renamed)
     old_names = {r.name for r in before.registrations if r.name == "acme" or r.name.startswith("acme-")}
     new = [r for r in after.registrations if r.name == "acme_corp" or r.name.startswith("acme_corp-")]

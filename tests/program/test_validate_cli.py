@@ -164,7 +164,7 @@ def test_previous_outputs_refuse_moving_a_tenant_to_another_database(project, te
 
     code, out, _ = validate("tenants", "--stack-config", str(stack_file), "--previous", str(previous), cwd=project)
 
-    assert code == 1 and "acme.database: moving the tenant from database 'app' to 'billing'" in out
+    assert code == 1 and "acme.database: changing database from 'app' to 'billing' cannot be applied in place" in out
 
 
 def test_previous_outputs_without_a_stack_config_are_a_usage_error(project, tenants_dir):

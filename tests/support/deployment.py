@@ -57,7 +57,7 @@ class Deployment:
 
     def up(self, parallelism: int = 10) -> ProgramRun:
         values, secret_keys = self.stack.as_pulumi_config()
-        run = run_program(values, secret_keys, deterministic=False)
+        run = run_program(values, secret_keys, deterministic=False, prior=self.state.resources)
         if run.error is not None:
             raise run.error
         self.last_plan = engine_plan.plan(self.state, run)

@@ -67,7 +67,7 @@ class Registration:
 
     @property
     def provider_urn(self) -> str:
-        return self.provider.split("::", 1)[0] if "::" in self.provider else self.provider
+        return self.provider.rsplit("::", 1)[0] if "::" in self.provider else self.provider
 
 
 @dataclass(frozen=True)
@@ -122,8 +122,12 @@ class RealisticMocks(pulumi.runtime.Mocks):
     two runs of the same tenant list produce identical registrations.
     """
 
-    def __init__(self, deterministic: bool) -> None:
+    def __init__(self, deterministic: bool, prior: Mapping[tuple[str, str], Registration] | None = None) -> None:
         self.deterministic = deterministic
+        # The engine keeps a random resource's outputs while its inputs stay the same; `prior`
+        # (by type and name, aliases included) plays that state across consecutive runs.
+        self.prior = dict(prior or {})
+        self.aliases: dict[tuple[str, str], tuple[str, ...]] = {}
 
     def _rng(self, args: pulumi.runtime.MockResourceArgs) -> random.Random:
         if not self.deterministic:
@@ -133,6 +137,9 @@ class RealisticMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         inputs, _ = _unwrap(args.inputs)
+        kept = self._kept_state(args.typ, args.name, inputs)
+        if kept is not None:
+            return kept
         if args.typ == RANDOM_PASSWORD:
             result = _random_password(self._rng(args), inputs)
             return f"{args.name}-id", {**inputs, "result": pulumi.Output.secret(result)}
@@ -146,6 +153,16 @@ class RealisticMocks(pulumi.runtime.Mocks):
             }
         resource_id = args.resource_id or inputs.get("name") or f"{args.name}-id"
         return str(resource_id), dict(args.inputs)
+
+    def _kept_state(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict] | None:
+        if typ not in (RANDOM_PASSWORD, RANDOM_BYTES):
+            return None
+        for candidate in (name, *self.aliases.get((typ, name), ())):
+            before = self.prior.get((typ, candidate))
+            if before is not None and before.inputs == inputs:
+                secret_outputs = {k: pulumi.Output.secret(v) for k, v in before.state.items() if k not in inputs}
+                return before.id, {**inputs, **secret_outputs}
+        return None
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
         return {}, None
@@ -176,6 +193,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.recorded: list[Registration] = []
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        alias_names = tuple(a.spec.name for a in request.aliases if a.HasField("spec") and a.spec.name)
+        if isinstance(self.mocks, RealisticMocks):
+            self.mocks.aliases[(request.type, request.name)] = alias_names
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
@@ -200,7 +220,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 retain_on_delete=request.retainOnDelete,
                 delete_before_replace=request.deleteBeforeReplace,
                 alias_urns=tuple(request.aliasURNs),
-                alias_names=tuple(a.spec.name for a in request.aliases if a.HasField("spec") and a.spec.name),
+                alias_names=alias_names,
                 import_id=request.importId,
                 ignore_changes=tuple(request.ignoreChanges),
                 replace_on_changes=tuple(request.replaceOnChanges),
@@ -226,11 +246,13 @@ def run_program(
     stack: str = "test",
     preview: bool = False,
     deterministic: bool = True,
+    prior: list[Registration] | None = None,
 ) -> ProgramRun:
     """Run `__main__.py` with the given stack config (keys like "pg-tenants:servers").
 
     Non-string config values are JSON-encoded as the CLI does for structured config.
-    A program error is captured in `ProgramRun.error`, not raised.
+    A program error is captured in `ProgramRun.error`, not raised. `prior` is the state of the
+    previous run: random resources whose inputs did not change keep their values, as in Pulumi.
     """
     import json
 
@@ -239,7 +261,7 @@ def run_program(
     asyncio.set_event_loop(loop)
     encoded = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
     pulumi.runtime.set_all_config(encoded, list(secret_keys))
-    monitor = RecordingMonitor(RealisticMocks(deterministic))
+    monitor = RecordingMonitor(RealisticMocks(deterministic, {(r.type, r.name): r for r in prior or []}))
     pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT_NAME, stack=stack, preview=preview, monitor=monitor)
     run = ProgramRun()
     if str(PROJECT_DIR) not in sys.path:

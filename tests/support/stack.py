@@ -42,6 +42,8 @@ def one_server_stack(tenants_dir: Path, *, host: str = "db.example.internal", po
             }
         },
         secrets={"mainAdminPassword": admin_password},
+        # No server answers at this host: the catalog check is proven in the PostgreSQL tier.
+        settings={"checkExistingSchemas": False},
     )
 
 
