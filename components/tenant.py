@@ -20,18 +20,12 @@ from pg_tenants.connection_formats import Credentials
 from pg_tenants.scram import SALT_BYTES, scram_sha256_verifier
 from pg_tenants.stack_config import ServerSettings
 from pg_tenants.tenant_model import Tenant
+from pg_tenants.tenant_privileges import DATABASE_PRIVILEGES, DEFAULT_PRIVILEGES, SCHEMA_PRIVILEGES
 
 PASSWORD_LENGTH = 32
 # All 32 printable ASCII punctuation characters: with the 62 alphanumerics, 94 symbols and
 # 32 * log2(94) ≈ 209.7 bits per password.
 PUNCTUATION = string.punctuation
-
-# Privileges a tenant gets on objects the admin creates in its schema later (migrations).
-DEFAULT_PRIVILEGES = {
-    "table": ["DELETE", "INSERT", "REFERENCES", "SELECT", "TRIGGER", "TRUNCATE", "UPDATE"],
-    "sequence": ["SELECT", "UPDATE", "USAGE"],
-    "function": ["EXECUTE"],
-}
 
 # An adopted role keeps whatever it had until the import is in the state; the next run
 # (with `adopt` removed) then applies the declared password and attributes as an update.
@@ -71,7 +65,6 @@ class TenantResources(pulumi.ComponentResource):
         renames = pulumi.ResourceOptions(aliases=[pulumi.Alias(name=old) for old in tenant.previous_names])
         super().__init__("pg-tenants:index:Tenant", tenant.name, None, pulumi.ResourceOptions.merge(opts, renames))
         self._args = args
-        tenant = args.tenant
 
         if tenant.zero_downtime_rotation:
             owner = self._role("role", tenant.username, login=False, password=None)
@@ -91,7 +84,8 @@ class TenantResources(pulumi.ComponentResource):
                 lambda values: _with_previous(values[1], values[2])
             )
         )
-        self.register_outputs({"connection_formats": self.connection_formats})
+        # onRemove lets the policy pack allow drop_cascade for a tenant marked for purge.
+        self.register_outputs({"connection_formats": self.connection_formats, "onRemove": tenant.on_remove})
 
     def _child(self, suffix: str, **options: object) -> tuple[str, pulumi.ResourceOptions]:
         key = self._args.tenant.name
@@ -212,7 +206,7 @@ class TenantResources(pulumi.ComponentResource):
             role=owner.name,
             schema=schema.name,
             object_type="schema",
-            privileges=["CREATE", "USAGE"],
+            privileges=SCHEMA_PRIVILEGES,
             opts=opts,
         )
         # Two grants on one catalog row in parallel fail with "tuple concurrently updated".
@@ -226,7 +220,7 @@ class TenantResources(pulumi.ComponentResource):
             database=tenant.database,
             role=owner.name,
             object_type="database",
-            privileges=["CONNECT"],
+            privileges=DATABASE_PRIVILEGES,
             opts=opts,
         )
         for object_type, privileges in DEFAULT_PRIVILEGES.items():

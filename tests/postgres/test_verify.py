@@ -21,12 +21,11 @@ import pytest
 import yaml
 from psycopg import sql
 
-from components.tenant import DEFAULT_PRIVILEGES
+from pg_tenants.tenant_privileges import DEFAULT_PRIVILEGES
 from pg_tenants.cli import main
 from pg_tenants.connection_formats import Credentials
 from pg_tenants.local_postgres import RunningPostgres, pg_versions_under_test, running_postgres
 from pg_tenants.scram import scram_sha256_verifier
-from pg_tenants.verify import catalog_checks
 
 PROTECTED_DATABASES = ("postgres", "template1")
 TENANT_NAMES = ("acme", "globex", "initech")
@@ -240,10 +239,6 @@ def tamper(fleet: ProvisionedFleet, statement: sql.Composable, *, database: str 
 
 
 # ----------------------------------------------------------------------------- a correct fleet
-
-
-def test_verify_expects_the_default_privileges_the_program_grants():
-    assert catalog_checks.DEFAULT_PRIVILEGES == DEFAULT_PRIVILEGES
 
 
 def test_a_correctly_provisioned_fleet_verifies_clean(fleet, tmp_path):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from components.tenant import DEFAULT_PRIVILEGES
+from pg_tenants.tenant_privileges import DEFAULT_PRIVILEGES
 from pg_tenants.scram import is_scram_verifier, verifier_matches
 from tests.support.program_run import (
     DEFAULT_PRIVILEGES as DEFAULT_PRIVILEGES_TYPE,
