@@ -6,6 +6,7 @@ silently keep the last of two duplicate keys, so we compose the node tree oursel
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,9 +42,11 @@ class YamlSyntaxError(Exception):
 def load_yaml(path: Path, display_name: str) -> YamlDocument:
     text = path.read_text(encoding="utf-8")
     loader = _Loader(text)
+    document = YamlDocument(display_name, None)
     try:
         node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        if node is not None:
+            document.data = _build(node, (), document, loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         raise YamlSyntaxError(display_name, mark.line + 1 if mark else None, str(error.problem or error)) from None
@@ -51,25 +54,39 @@ def load_yaml(path: Path, display_name: str) -> YamlDocument:
         raise YamlSyntaxError(display_name, None, str(error)) from None
     finally:
         loader.dispose()
-    document = YamlDocument(display_name, data)
-    if node is not None:
-        _index(node, (), document)
     return document
 
 
-def _index(node: yaml.Node, path: Path_, document: YamlDocument) -> None:
+_DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]*)")  # others (0x, 0o, 010, 1_000) follow PyYAML's rules
+_STR, _INT, _BOOL, _NULL = (f"tag:yaml.org,2002:{t}" for t in ("str", "int", "bool", "null"))
+
+
+def _build(node: yaml.Node, path: Path_, document: YamlDocument, loader: Any) -> Any:
+    """Construct the value and record lines in one walk (PyYAML's constructor is the slow part)."""
     document.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
+        mapping: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = key_node.value
+            key = _build(key_node, (*path, "<key>"), document, loader) if not isinstance(key_node, yaml.ScalarNode) else _scalar(key_node, loader)
             child = (*path, key)
-            if key in seen:
+            if key in mapping:
                 document.duplicate_keys.append((child, key_node.start_mark.line + 1))
                 continue
-            seen.add(key)
             document.lines[child] = key_node.start_mark.line + 1
-            _index(value_node, child, document)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _index(item, (*path, index), document)
+            mapping[key] = _build(value_node, child, document, loader)
+        return mapping
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, (*path, index), document, loader) for index, item in enumerate(node.value)]
+    return _scalar(node, loader)
+
+
+def _scalar(node: yaml.Node, loader: Any) -> Any:
+    if node.tag == _STR:
+        return node.value
+    if node.tag == _INT and _DECIMAL.fullmatch(node.value):
+        return int(node.value)
+    if node.tag == _BOOL:
+        return node.value.lower() in ("true", "yes", "on", "y")
+    if node.tag == _NULL:
+        return None
+    return loader.construct_object(node, deep=True)  # floats, timestamps, merges: PyYAML's rules
