@@ -107,8 +107,9 @@ class TenantResources(pulumi.ComponentResource):
             protect=self._args.protect_schemas and not purge,
             **adopt,
         )
-        # Owned by the admin so the tenant cannot drop or rename it; an existing schema is
-        # never adopted silently (its data would be handed to this tenant) — only via `adopt`.
+        # Owned by the admin so the tenant cannot drop or rename it. The provider would take
+        # over an existing schema whatever if_not_exists says; pg_tenants.existing_objects
+        # refuses that before anything is declared, unless the tenant says `adopt`.
         return postgresql.Schema(
             name,
             name=tenant.schema,
