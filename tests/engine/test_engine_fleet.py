@@ -24,7 +24,7 @@ from tests.postgres.test_tenant_isolation import (  # noqa: F401 - the same prob
     test_tenant_logs_in_to_its_database_as_itself,
     test_unqualified_names_resolve_to_the_tenants_schema,
 )
-from tests.support.deployment import connect_as, create_database, stack_for
+from tests.support.deployment import SERVER_SETTINGS, connect_as, create_database, stack_for
 from tests.support.engine_stack import CLI_MISSING, CliDeployment, cli_available
 
 pytestmark = pytest.mark.skipif(not cli_available(), reason=CLI_MISSING)
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(not cli_available(), reason=CLI_MISSING)
 
 @pytest.fixture(scope="module")
 def pg_server():
-    with running_postgres(15, server_settings={"log_statement": "all"}, sources=("docker", "local")) as pg:
+    with running_postgres(15, server_settings=SERVER_SETTINGS, sources=("docker", "local")) as pg:
         yield pg
 
 

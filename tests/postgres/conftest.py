@@ -3,14 +3,12 @@
 import pytest
 
 from pg_tenants.local_postgres import pg_versions_under_test, running_postgres
-from tests.support.deployment import Deployment, create_database, reset_server, stack_for
+from tests.support.deployment import SERVER_SETTINGS, Deployment, create_database, reset_server, stack_for
 
 
 @pytest.fixture(scope="session", params=pg_versions_under_test(), ids=lambda major: f"pg{major}")
 def pg_server(request):
-    # Every statement is logged, so tests can prove no plaintext password reaches the server.
-    settings = {"log_statement": "all", "log_min_error_statement": "error"}
-    with running_postgres(request.param, server_settings=settings, sources=("docker", "local")) as pg:
+    with running_postgres(request.param, server_settings=SERVER_SETTINGS, sources=("docker", "local")) as pg:
         yield pg
 
 

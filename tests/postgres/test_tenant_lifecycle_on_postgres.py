@@ -5,36 +5,17 @@ Before and after every edit the tests log in as the tenant or the admin and look
 
 from __future__ import annotations
 
-import psycopg
 import pulumi
 import pytest
 from psycopg import sql
 
-from tests.support.deployment import connect_as
+from tests.support.deployment import connect_as, login_refusal
 from tests.support.engine_plan import ApplyError, EngineError
 
 ACME = {"name": "acme"}
 GLOBEX = {"name": "globex"}
 INVALID_PASSWORD = "28P01"
 LOGIN_NOT_PERMITTED = "28000"
-
-
-def login_error(formats) -> str | None:
-    """The SQLSTATE of a refused login, or None when the login works."""
-    try:
-        connect_as(formats).close()
-    except psycopg.OperationalError as error:
-        return error.sqlstate or _sqlstate_from_message(str(error))
-    return None
-
-
-def _sqlstate_from_message(message: str) -> str:
-    # libpq reports some authentication failures without a SQLSTATE; map the two we expect.
-    if "password authentication failed" in message:
-        return INVALID_PASSWORD
-    if "is not permitted to log in" in message:
-        return LOGIN_NOT_PERMITTED
-    return "unknown: " + message
 
 
 def write_rows(formats, count=3):
@@ -70,7 +51,7 @@ def test_suspended_tenant_cannot_log_in_and_keeps_its_data(deployment):
     write_rows(credentials)
     deployment.write([{**ACME, "state": "suspended"}])
     deployment.up()
-    assert login_error(credentials) == LOGIN_NOT_PERMITTED
+    assert login_refusal(deployment.pg, credentials) == LOGIN_NOT_PERMITTED
     assert admin_count(deployment.pg, "acme") == 3
 
 
@@ -83,7 +64,7 @@ def test_reactivated_tenant_logs_in_with_the_same_credentials(deployment):
     deployment.write([ACME])
     deployment.up()
     assert deployment.connections["acme"] == credentials
-    assert login_error(credentials) is None
+    assert login_refusal(deployment.pg, credentials) is None
 
 
 def test_offboarded_tenant_role_is_gone_and_every_row_is_kept(deployment):
@@ -127,7 +108,7 @@ def test_offboarding_does_not_touch_other_tenants(deployment):
     deployment.write([GLOBEX])
     deployment.up()
     assert stored_password(deployment.pg, "globex") == before
-    assert login_error(globex) is None
+    assert login_refusal(deployment.pg, globex) is None
     with connect_as(globex) as conn:
         assert conn.execute("SELECT count(*) FROM orders").fetchone() == (3,)
 
@@ -156,8 +137,8 @@ def test_rotation_refuses_the_old_password_and_accepts_the_new(deployment):
     deployment.up()
     new = deployment.connections["acme"]
     assert new["env"]["PGPASSWORD"] != old["env"]["PGPASSWORD"]
-    assert login_error(old) == INVALID_PASSWORD
-    assert login_error(new) is None
+    assert login_refusal(deployment.pg, old) == INVALID_PASSWORD
+    assert login_refusal(deployment.pg, new) is None
     assert stored_password(deployment.pg, "globex") == globex_before
 
 
@@ -179,8 +160,8 @@ def test_zero_downtime_rotation_keeps_both_credentials_through_the_overlap(deplo
     deployment.up()
     second = deployment.connections["acme"]
     assert second["previous"] == {k: v for k, v in first.items() if k != "previous"}
-    assert login_error(second) is None
-    assert login_error(second["previous"]) is None
+    assert login_refusal(deployment.pg, second) is None
+    assert login_refusal(deployment.pg, second["previous"]) is None
 
 
 def test_zero_downtime_previous_credentials_stop_after_the_next_rotation(deployment):
@@ -191,9 +172,9 @@ def test_zero_downtime_previous_credentials_stop_after_the_next_rotation(deploym
     for rotation in (1, 2):
         deployment.write([{**tenant, "rotation": rotation}])
         deployment.up()
-    assert login_error(first) == INVALID_PASSWORD
-    assert login_error(deployment.connections["acme"]) is None
-    assert login_error(deployment.connections["acme"]["previous"]) is None
+    assert login_refusal(deployment.pg, first) == INVALID_PASSWORD
+    assert login_refusal(deployment.pg, deployment.connections["acme"]) is None
+    assert login_refusal(deployment.pg, deployment.connections["acme"]["previous"]) is None
 
 
 def test_objects_made_through_either_login_role_belong_to_the_owner(deployment):
@@ -234,7 +215,7 @@ def test_adopting_a_cloacina_tenant_keeps_its_rows_and_the_new_credentials_log_i
     with connect_as(credentials) as conn:
         assert conn.execute("SELECT count(*) FROM orders").fetchone() == (4,)
     old = {**credentials, "uri": credentials["uri"].split(":", 2)[0] + "://acme:cloacina-old-password-123@" + credentials["uri"].split("@", 1)[1]}
-    assert login_error(old) == INVALID_PASSWORD
+    assert login_refusal(deployment.pg, old) == INVALID_PASSWORD
     assert admin_count(deployment.pg, "acme") == 4
 
 
@@ -285,7 +266,7 @@ def test_renaming_with_previous_names_changes_no_postgresql_object(deployment):
     assert {s.op for s in deployment.last_plan.steps} == {"same"}
     assert deployment.last_plan.deletes == []
     assert deployment.connections["acme_corp"] == credentials
-    assert login_error(credentials) is None
+    assert login_refusal(deployment.pg, credentials) is None
 
 
 def test_changing_a_username_cannot_be_applied_by_the_provider(deployment):

@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from pg_tenants.local_postgres import RunningPostgres
 from tests.support import engine_plan
@@ -21,6 +22,11 @@ from tests.support.engine_plan import AppliedState
 from tests.support.program_run import ProgramRun, run_program
 from tests.support.provider_double import ProviderDouble
 from tests.support.stack import StackConfig, write_tenant_file
+
+
+# Every statement is logged, so tests can prove no plaintext password reaches the server; the
+# line prefix carries user@database and the SQLSTATE, which `login_refusal` reads.
+SERVER_SETTINGS = {"log_statement": "all", "log_min_error_statement": "error", "log_line_prefix": "%m %u@%d %e "}
 
 
 def stack_for(pg: RunningPostgres, tenants_dir: Path, database: str) -> StackConfig:
@@ -101,3 +107,26 @@ def create_database(pg: RunningPostgres, name: str) -> None:
 def connect_as(formats: Mapping[str, Any]) -> psycopg.Connection:
     """Log in exactly as a tenant's client would: with its exported URI."""
     return psycopg.connect(formats["uri"], autocommit=True)
+
+
+def login_refusal(pg: RunningPostgres, formats: Mapping[str, Any], **overrides: Any) -> str | None:
+    """Log in with the tenant's URI: None if it works, else the SQLSTATE the server logged.
+
+    libpq gives no SQLSTATE for a refused connection, so it is read from the server's log,
+    whose line prefix carries `user@database SQLSTATE` (see tests/postgres/conftest.py).
+    """
+    params = conninfo_to_dict(formats["uri"]) | overrides
+    try:
+        psycopg.connect(**params).close()
+    except psycopg.OperationalError:
+        pass
+    else:
+        return None
+    if pg.log_path is None:
+        import pytest
+
+        pytest.skip("the server's log is not readable here; a refused login's SQLSTATE is read from it")
+    marker = f" {params['user']}@{params['dbname']} "
+    lines = [line for line in pg.log_path.read_text(errors="replace").splitlines() if marker in line and "FATAL:" in line]
+    assert lines, f"no FATAL line for {marker.strip()} in the server log"
+    return lines[-1].split(marker, 1)[1].split()[0]
