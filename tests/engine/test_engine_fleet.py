@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from pg_tenants.local_postgres import running_postgres
 from tests.postgres.test_tenant_isolation import FLEET, NAMES  # noqa: F401 - the same fleet
 from tests.postgres.test_tenant_isolation import (  # noqa: F401 - the same probes, collected here too
     test_dsn_logs_in,
@@ -24,16 +23,10 @@ from tests.postgres.test_tenant_isolation import (  # noqa: F401 - the same prob
     test_tenant_logs_in_to_its_database_as_itself,
     test_unqualified_names_resolve_to_the_tenants_schema,
 )
-from tests.support.deployment import SERVER_SETTINGS, connect_as, create_database, stack_for
+from tests.support.deployment import connect_as, create_database, stack_for
 from tests.support.engine_stack import CLI_MISSING, CliDeployment, cli_available
 
 pytestmark = pytest.mark.skipif(not cli_available(), reason=CLI_MISSING)
-
-
-@pytest.fixture(scope="module")
-def pg_server():
-    with running_postgres(15, server_settings=SERVER_SETTINGS, sources=("docker", "local")) as pg:
-        yield pg
 
 
 @pytest.fixture(scope="module")

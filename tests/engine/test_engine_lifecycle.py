@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from pg_tenants.local_postgres import running_postgres
 from tests.postgres.test_tenant_lifecycle_on_postgres import (  # noqa: F401 - collected here too
     test_objects_made_through_either_login_role_belong_to_the_owner,
     test_offboarded_tenant_role_is_gone_and_every_row_is_kept,
@@ -23,16 +22,10 @@ from tests.postgres.test_tenant_lifecycle_on_postgres import (  # noqa: F401 - c
     test_zero_downtime_previous_credentials_stop_after_the_next_rotation,
     test_zero_downtime_rotation_keeps_both_credentials_through_the_overlap,
 )
-from tests.support.deployment import SERVER_SETTINGS, create_database, reset_server, stack_for
+from tests.support.deployment import create_database, reset_server, stack_for
 from tests.support.engine_stack import CLI_MISSING, CliDeployment, cli_available
 
 pytestmark = pytest.mark.skipif(not cli_available(), reason=CLI_MISSING)
-
-
-@pytest.fixture(scope="module")
-def pg_server():
-    with running_postgres(15, server_settings=SERVER_SETTINGS, sources=("docker", "local")) as pg:
-        yield pg
 
 
 @pytest.fixture
