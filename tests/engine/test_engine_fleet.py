@@ -23,7 +23,7 @@ from tests.postgres.test_tenant_isolation import (  # noqa: F401 - the same prob
     test_tenant_logs_in_to_its_database_as_itself,
     test_unqualified_names_resolve_to_the_tenants_schema,
 )
-from tests.support.deployment import connect_as, create_database, stack_for
+from tests.support.deployment import connect_as, create_database, reset_server, stack_for
 from tests.support.engine_stack import CLI_MISSING, CliDeployment, cli_available
 
 pytestmark = pytest.mark.skipif(not cli_available(), reason=CLI_MISSING)
@@ -47,6 +47,7 @@ def fleet(pg_server, tmp_path_factory):
             tenant.execute("INSERT INTO private_rows VALUES (1, %s)", (f"{name}'s secret",))
     yield deployment
     deployment.destroy()
+    reset_server(pg_server)
 
 
 def test_a_second_preview_shows_no_changes(fleet):
