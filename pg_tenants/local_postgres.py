@@ -691,7 +691,8 @@ def _layout(data_dir: Path | str) -> _PersistentLayout:
     return _PersistentLayout(Path(data_dir).expanduser().absolute())
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private_file(path: Path, text: str) -> None:
+    """Write `text` readable by its owner only (secrets: passwords, passphrases)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
@@ -711,7 +712,7 @@ def _init_persistent(layout: _PersistentLayout, major: int) -> None:
     _chown(data_dir, _server_user())
     password = secrets.token_urlsafe(24)
     try:
-        _write_private(layout.password_file, password + "\n")
+        write_private_file(layout.password_file, password + "\n")
         _initdb(resolve_binaries(major), data_dir, password, no_sync=False)
     except BaseException as exc:
         # Leave no half-initialised cluster behind: the next start must begin afresh.
@@ -730,7 +731,7 @@ def _init_persistent(layout: _PersistentLayout, major: int) -> None:
                 f"directory of {data_dir} must be traversable by it.)"
             ) from exc
         raise
-    _write_private(layout.state_file, json.dumps({"major": major, "port": 0}) + "\n")
+    write_private_file(layout.state_file, json.dumps({"major": major, "port": 0}) + "\n")
 
 
 def start_persistent(
@@ -759,7 +760,7 @@ def start_persistent(
             binaries, layout.data_dir, layout.log_path, socket_dir=layout.data_dir,
             settings=_BASE_SETTINGS, port=wanted_port,
         )  # fmt: skip
-        _write_private(layout.state_file, json.dumps(state) + "\n")
+        write_private_file(layout.state_file, json.dumps(state) + "\n")
     pg = _local_result(state["port"], password, layout.log_path, layout.data_dir, layout.password_file)
     _create_databases(pg, dbs, if_missing=True)
     return pg

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from pg_tenants.local_postgres import RunningPostgres, start_persistent
+from pg_tenants.local_postgres import RunningPostgres, start_persistent, write_private_file
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 STACK = "local"
@@ -28,10 +28,10 @@ def local_dir() -> Path:
 
 
 def _private_file(path: Path, make: Callable[[], str]) -> Path:
+    """The file at `path`, created once with `make()` and readable by its owner only."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(make())
+        write_private_file(path, make())
     return path
 
 

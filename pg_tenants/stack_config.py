@@ -126,7 +126,8 @@ def settings_from_pulumi_config() -> tuple[StackSettings, ConfigSource]:
     def raw(key: str) -> Any:
         return pulumi.runtime.get_config(f"{NAMESPACE}:{key}")
 
-    values = {key: _decode_config_value(raw(key)) for key in SETTINGS_KEYS if raw(key) is not None}
+    present = {key: value for key in SETTINGS_KEYS if (value := raw(key)) is not None}
+    values = {key: _decode_config_value(value) for key, value in present.items()}
     source = ConfigSource(
         file="stack config",
         has_secret=lambda key: raw(key) is not None and pulumi.runtime.is_config_secret(f"{NAMESPACE}:{key}"),

@@ -35,8 +35,8 @@ class _Located:
         return self.document.line_of((*path, field) if field else path)
 
     def problem(self, field: str | None, message: str, fix: str) -> Problem:
-        name = f"tenants[{self.index}]" + (f".{field}" if field else "")
-        return Problem(self.document.file, self.line(field), name, message, fix)
+        path: tuple[str | int, ...] = ("tenants", self.index, *((field,) if field else ()))
+        return Problem(self.document.file, self.line(field), field_path(path), message, fix)
 
 
 def tenant_files(tenants_dir: Path) -> list[Path]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
@@ -123,8 +124,6 @@ def login_refusal(pg: RunningPostgres, formats: Mapping[str, Any], **overrides: 
     else:
         return None
     if pg.log_path is None:
-        import pytest
-
         pytest.skip("the server's log is not readable here; a refused login's SQLSTATE is read from it")
     marker = f" {params['user']}@{params['dbname']} "
     lines = [line for line in pg.log_path.read_text(errors="replace").splitlines() if marker in line and "FATAL:" in line]
