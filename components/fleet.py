@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_postgresql as postgresql
 
+from components.admin_sql import admin_connection
 from components.database_hardening import DatabaseHardening
 from components.tenant import TenantArgs, TenantResources
 from pg_tenants.program_input import ProgramInput
@@ -22,7 +23,7 @@ class FleetOutputs:
     connections: pulumi.Output[dict[str, dict[str, object]]]
 
 
-def database_provider(server_key: str, server: ServerSettings, database: str, config: pulumi.Config) -> postgresql.Provider:
+def database_provider(name: str, server: ServerSettings, database: str, admin_password: pulumi.Output[str]) -> postgresql.Provider:
     """A provider connected to `database`.
 
     The provider runs a role's REASSIGN OWNED / DROP OWNED in the database it connects to;
@@ -31,12 +32,12 @@ def database_provider(server_key: str, server: ServerSettings, database: str, co
     depend on it"). Every argument is explicit so PG* variables never leak in.
     """
     return postgresql.Provider(
-        f"postgresql-{server_key}-{database}",
+        name,
         host=server.host,
         port=server.port,
         database=database,
         username=server.admin_username,
-        password=config.require_secret(server.admin_password_secret),
+        password=admin_password,
         sslmode=server.sslmode,
         superuser=server.superuser,
         connect_timeout=server.connect_timeout,
@@ -49,11 +50,18 @@ class _Providers:
     def __init__(self, settings: StackSettings) -> None:
         self._settings, self._config = settings, pulumi.Config(NAMESPACE)
         self._made: dict[tuple[str, str], postgresql.Provider] = {}
+        self._passwords: dict[str, pulumi.Output[str]] = {}
+
+    def admin_password(self, server_key: str) -> pulumi.Output[str]:
+        if server_key not in self._passwords:
+            self._passwords[server_key] = self._config.require_secret(self._settings.servers[server_key].admin_password_secret)
+        return self._passwords[server_key]
 
     def options(self, server_key: str, database: str) -> pulumi.ResourceOptions:
         key = (server_key, database)
         if key not in self._made:
-            self._made[key] = database_provider(server_key, self._settings.servers[server_key], database, self._config)
+            server = self._settings.servers[server_key]
+            self._made[key] = database_provider(f"postgresql-{server_key}-{database}", server, database, self.admin_password(server_key))
         return pulumi.ResourceOptions(providers=[self._made[key]])
 
 
@@ -84,6 +92,7 @@ def declare_fleet(program_input: ProgramInput) -> FleetOutputs:
                     # Unknown (catalogs not read): import the role along with the schema.
                     import_role=tenant.adopt and (existing_roles is None or (server_key, tenant.username) in existing_roles),
                     database_hardening=hardening,
+                    admin_connection=admin_connection(server, database, providers.admin_password(server_key)),
                 ),
                 opts=on_database,
             )
@@ -91,14 +100,15 @@ def declare_fleet(program_input: ProgramInput) -> FleetOutputs:
     if settings.harden_databases:
         _harden_protected_databases(settings, {server for server, _ in placements}, providers)
 
+    with_credentials = {name: c.connection_formats for name, c in components.items() if c.connection_formats is not None}
     return FleetOutputs(
         tenants={
-            t.name: {"schema": t.schema, "username": t.username, "server": t.server, "database": t.database}
+            t.name: {"schema": t.schema, "username": t.username, "server": t.server, "database": t.database,
+                     "state": t.state, "on_remove": t.on_remove}
             for t in tenants
         },
-        connections=pulumi.Output.secret(
-            pulumi.Output.all(**{name: c.connection_formats for name, c in components.items()}) if components else {}
-        ),
+        # Offboarded tenants have no credentials.
+        connections=pulumi.Output.secret(pulumi.Output.all(**with_credentials) if with_credentials else {}),
     )
 
 

@@ -1,4 +1,7 @@
-"""One tenant: generated password(s), SCRAM verifier(s), login role(s), schema and grants.
+"""One tenant: generated password(s), SCRAM verifier(s), owner and login role(s), schema and grants.
+
+The ownership model (docs/ownership-model.md): everything the tenant creates belongs to its
+owner role, never to the admin; no role of the tenant is ever REASSIGNed to the admin.
 
 Every child is named from the tenant's stable key and parented to the component, so its
 URN never depends on where the tenant sits in the YAML, renames can alias it, and the
@@ -20,7 +23,8 @@ from pg_tenants.connection_formats import Credentials
 from pg_tenants.scram import SALT_BYTES, scram_sha256_verifier
 from pg_tenants.stack_config import ServerSettings
 from pg_tenants.tenant_model import Tenant
-from pg_tenants.tenant_privileges import DATABASE_PRIVILEGES, DEFAULT_PRIVILEGES, SCHEMA_PRIVILEGES
+from components.admin_sql import OwnedObjectsPurge, RoleTempFileLimit
+from pg_tenants.tenant_privileges import DATABASE_PRIVILEGES, SCHEMA_PRIVILEGES
 
 PASSWORD_LENGTH = 32
 # All 32 printable ASCII punctuation characters: with the 62 alphanumerics, 94 symbols and
@@ -49,16 +53,20 @@ class TenantArgs:
     import_role: bool
     # Resources that change PUBLIC's grants on the tenant's database: same pg_database row.
     database_hardening: Sequence[pulumi.Resource]
+    # The admin's login to the tenant's database, for the dynamic resources (components.admin_sql).
+    admin_connection: dict[str, pulumi.Input[object]]
 
 
 @dataclass(frozen=True)
 class _Login:
     role: postgresql.Role
     password: pulumi.Output[str]
+    suffix: str  # of its resources' names: "" for a tenant without login slots, "-a"/"-b" for slots
 
 
 class TenantResources(pulumi.ComponentResource):
-    connection_formats: pulumi.Output[dict[str, object]]
+    # None for an offboarded tenant: it has no credentials.
+    connection_formats: pulumi.Output[dict[str, object]] | None
 
     def __init__(self, args: TenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         tenant = args.tenant
@@ -66,24 +74,35 @@ class TenantResources(pulumi.ComponentResource):
         super().__init__("pg-tenants:index:Tenant", tenant.name, None, pulumi.ResourceOptions.merge(opts, renames))
         self._args = args
 
+        logins: list[_Login] = []
         if tenant.zero_downtime_rotation:
-            owner = self._role("role", tenant.username, login=False, password=None)
-            logins = [self._login_slot(slot, owner) for slot in ("a", "b")]
-            current, previous = (logins[0], logins[1]) if tenant.rotation % 2 == 0 else (logins[1], logins[0])
+            owner = self._owner_role(password=None, login=False)
+            if tenant.login_roles:
+                logins = [self._login_slot(slot, owner) for slot in ("a", "b")]
+                if tenant.rotation % 2:
+                    logins.reverse()
         else:
-            password = self._password("", tenant.rotation)
-            owner = self._role("role", tenant.username, login=tenant.state == "active", password=password)
-            current, previous = _Login(owner, password), None
+            password = self._password("", tenant.rotation) if tenant.login_roles else None
+            owner = self._owner_role(password=password, login=tenant.state == "active")
+            if password is not None:
+                logins = [_Login(owner, password, "")]
         schema = self._schema(owner)
-        self._grants(owner, schema)
+        children: list[pulumi.Resource] = [owner, schema, self._schema_grant(owner, schema)]
+        for login in logins:
+            children += [login.role, *self._login_limits(login)]
+        if tenant.on_remove == "purge":
+            self._purge([owner.name, *(login.role.name for login in logins if login.role is not owner)], children)
 
-        previous_formats = self._formats(previous) if previous is not None else None
-        # Ready only once the schema exists (the roles' formats wait for the roles).
-        self.connection_formats = pulumi.Output.secret(
-            pulumi.Output.all(schema.id, self._formats(current), previous_formats).apply(
-                lambda values: _with_previous(values[1], values[2])
+        self.connection_formats = None
+        if logins:
+            current, previous = logins[0], (logins[1] if len(logins) > 1 else None)
+            previous_formats = self._formats(previous) if previous is not None else None
+            # Ready only once the schema exists (the roles' formats wait for the roles).
+            self.connection_formats = pulumi.Output.secret(
+                pulumi.Output.all(schema.id, self._formats(current), previous_formats).apply(
+                    lambda values: _with_previous(values[1], values[2])
+                )
             )
-        )
         # onRemove lets the policy pack allow drop_cascade for a tenant marked for purge.
         self.register_outputs({"connection_formats": self.connection_formats, "onRemove": tenant.on_remove})
 
@@ -100,7 +119,7 @@ class TenantResources(pulumi.ComponentResource):
             "schema",
             # After the role: a role that already exists fails the create before the provider
             # could take over an existing schema; on removal the schema goes first, so a purge
-            # drops the tenant's objects before the role's REASSIGN OWNED / DROP OWNED.
+            # drops the tenant's objects before its role.
             depends_on=[owner],
             # Removing the entry keeps the schema and its data unless purge was applied first.
             retain_on_delete=not purge,
@@ -120,6 +139,22 @@ class TenantResources(pulumi.ComponentResource):
             opts=opts,
         )
 
+    def _owner_role(self, *, password: pulumi.Output[str] | None, login: bool) -> postgresql.Role:
+        tenant = self._args.tenant
+        purge, offboarded = tenant.on_remove == "purge", tenant.state == "offboarded"
+        return self._role(
+            "role",
+            tenant.username,
+            login=login,
+            password=password,
+            inherit=True,
+            # Removing an entry is refused while the tenant could still log in: offboard it
+            # first (or mark it purge). An offboarded owner stays, with its data, when the
+            # entry goes; the provider's delete would drop it.
+            protect=not (purge or offboarded),
+            retain_on_delete=offboarded and not purge,
+        )
+
     def _role(
         self,
         suffix: str,
@@ -127,11 +162,14 @@ class TenantResources(pulumi.ComponentResource):
         *,
         login: bool,
         password: pulumi.Output[str] | None,
+        inherit: bool,
         member_of: postgresql.Role | None = None,
+        protect: bool = False,
+        retain_on_delete: bool = False,
     ) -> postgresql.Role:
         tenant = self._args.tenant
         adopt = {"import_": role_name, "ignore_changes": ADOPTED_ROLE_IGNORES} if self._args.import_role else {}
-        name, opts = self._child(suffix, **adopt)
+        name, opts = self._child(suffix, protect=protect, retain_on_delete=retain_on_delete, **adopt)
         verifier = None
         if password is not None:
             verifier = pulumi.Output.secret(
@@ -149,7 +187,7 @@ class TenantResources(pulumi.ComponentResource):
             create_role=False,
             replication=False,
             bypass_row_level_security=False,
-            inherit=True,
+            inherit=inherit,
             roles=[member_of.name] if member_of else None,
             # Sessions act as the owner, so objects never belong to a rotating login role.
             assume_role=member_of.name if member_of else None,
@@ -158,6 +196,9 @@ class TenantResources(pulumi.ComponentResource):
             statement_timeout=tenant.statement_timeout,
             idle_in_transaction_session_timeout=tenant.idle_in_transaction_session_timeout,
             valid_until=tenant.valid_until,
+            # Never REASSIGN OWNED to the admin: that would hand the tenant's code to it.
+            # A role that still owns something is then refused by DROP ROLE instead.
+            skip_reassign_owned=True,
             opts=opts,
         )
 
@@ -173,9 +214,12 @@ class TenantResources(pulumi.ComponentResource):
             f"{tenant.username}_{slot}",
             login=tenant.state == "active",
             password=password,
+            # NOINHERIT: after RESET ROLE a slot holds no privilege of the owner, so it cannot
+            # create objects of its own that the other slot cannot reach.
+            inherit=False,
             member_of=owner,
         )
-        return _Login(role, password)
+        return _Login(role, password, f"-{slot}")
 
     def _password(self, slot: str, generation: int) -> pulumi.Output[str]:
         if self._args.provided_password is not None:
@@ -198,10 +242,12 @@ class TenantResources(pulumi.ComponentResource):
         name, opts = self._child(f"{role_suffix}-scram-salt")
         return random.RandomBytes(name, length=SALT_BYTES, opts=opts).base64
 
-    def _grants(self, owner: postgresql.Role, schema: postgresql.Schema) -> None:
+    def _schema_grant(self, owner: postgresql.Role, schema: postgresql.Schema) -> postgresql.Grant:
         tenant = self._args.tenant
-        name, opts = self._child("schema-usage")
-        postgresql.Grant(
+        # Two grants on one catalog row in parallel fail with "tuple concurrently updated";
+        # schema grants are not locked by the provider, so each schema gets exactly one.
+        name, opts = self._child("schema-usage", retain_on_delete=tenant.state == "offboarded" and tenant.on_remove != "purge")
+        return postgresql.Grant(
             name,
             database=tenant.database,
             role=owner.name,
@@ -210,32 +256,34 @@ class TenantResources(pulumi.ComponentResource):
             privileges=SCHEMA_PRIVILEGES,
             opts=opts,
         )
-        # Two grants on one catalog row in parallel fail with "tuple concurrently updated".
+
+    def _login_limits(self, login: _Login) -> list[pulumi.Resource]:
+        """CONNECT on the database and the temp file limit, for a role that logs in."""
+        tenant = self._args.tenant
         # Database grants (every tenant's CONNECT, PUBLIC's revoke: one pg_database row) are
         # serialized by the provider's advisory lock on the database; the dependency makes
-        # the order fixed too, revoke first. Schema grants are not locked by the provider, so
-        # each schema gets exactly one grant: zero-downtime login roles inherit the owner's.
-        name, opts = self._child("database-connect", depends_on=list(self._args.database_hardening))
-        postgresql.Grant(
-            name,
-            database=tenant.database,
-            role=owner.name,
-            object_type="database",
-            privileges=DATABASE_PRIVILEGES,
-            opts=opts,
-        )
-        for object_type, privileges in DEFAULT_PRIVILEGES.items():
-            name, opts = self._child(f"default-{object_type}s")
-            postgresql.DefaultPrivileges(
+        # the order fixed too, revoke first.
+        name, opts = self._child(f"database-connect{login.suffix}", depends_on=list(self._args.database_hardening))
+        made: list[pulumi.Resource] = [
+            postgresql.Grant(
                 name,
                 database=tenant.database,
-                owner=self._args.server.admin_username,
-                role=owner.name,
-                schema=schema.name,
-                object_type=object_type,
-                privileges=privileges,
+                role=login.role.name,
+                object_type="database",
+                privileges=DATABASE_PRIVILEGES,
                 opts=opts,
             )
+        ]
+        if tenant.temp_file_limit >= 0:
+            name, opts = self._child(f"temp-file-limit{login.suffix}")
+            made.append(RoleTempFileLimit(name, self._args.admin_connection, login.role.name, tenant.temp_file_limit, opts=opts))
+        return made
+
+    def _purge(self, roles: list[pulumi.Output[str]], children: list[pulumi.Resource]) -> None:
+        # Depends on every other child, so removing the entry runs it first: DROP OWNED BY
+        # then leaves nothing for the grants' revokes and the roles' DROP ROLE to trip on.
+        name, opts = self._child("purge", depends_on=children)
+        OwnedObjectsPurge(name, self._args.admin_connection, roles, opts=opts)
 
     def _formats(self, login: _Login) -> pulumi.Output[dict[str, object]]:
         server, tenant = self._args.server, self._args.tenant

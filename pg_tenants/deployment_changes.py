@@ -4,7 +4,8 @@ The program cannot see its previous state, but pipelines can: `pulumi stack outp
 holds the non-secret `tenants` map. Moving a tenant to another server or database would
 replace its schema (the old one is kept, the tenant starts empty); changing a schema or
 username makes the provider fail halfway; renaming a key without `previous_names` would drop
-and recreate its role. All are refused with the safe way.
+and recreate its role; removing a tenant that can still log in is refused by the engine
+(its owner role is protected). All are refused with the safe way.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def unsupported_changes(tenants: list[Tenant], previous: PlacementMap) -> list[P
                         "copy the data (pg_dump --schema), then offboard the old one",
                     )
                 )
+    renamed_from: set[str] = set()
     for tenant in tenants:
         if tenant.name in previous or any(old in previous for old in tenant.previous_names):
             continue
@@ -51,6 +53,7 @@ def unsupported_changes(tenants: list[Tenant], previous: PlacementMap) -> list[P
                 tenant.server, tenant.database, tenant.schema,
             )  # fmt: skip
             if old_key not in claimed and same_place:
+                renamed_from.add(old_key)
                 problems.append(
                     Problem(
                         tenant.file,
@@ -61,4 +64,19 @@ def unsupported_changes(tenants: list[Tenant], previous: PlacementMap) -> list[P
                         f"if this is a rename, add `previous_names: [{old_key}]`",
                     )
                 )
+    for old_key, before in sorted(previous.items()):
+        state = before.get("state", "active")
+        if old_key in claimed or old_key in renamed_from or state == "offboarded" or before.get("on_remove") == "purge":
+            continue
+        problems.append(
+            Problem(
+                "(removed entry)",
+                None,
+                f"{old_key}.state",
+                f"tenant {old_key!r} was removed while {state}: its owner role is protected, so `pulumi up` refuses "
+                "to delete it (removing a tenant that can log in would also drop its login)",
+                f"put the entry back with `state: offboarded` and apply; remove the entry in a later change, which "
+                "keeps its schema, data and owner role (or mark it `on_remove: purge` first to drop everything)",
+            )
+        )
     return problems

@@ -50,6 +50,10 @@ class StackSettings(BaseModel):
     tenants_dir: str = Field(default="tenants", alias="tenantsDir")
     # Pulumi `protect` on every schema: `pulumi up` refuses to delete one, except a tenant marked purge.
     protect_schemas: bool = Field(default=False, alias="protectSchemas")
+    # Finite by default: one tenant must not take every connection of a shared server.
+    default_connection_limit: int = Field(default=20, ge=-1, le=2**31 - 1, alias="defaultConnectionLimit")
+    # Kilobytes per session (1 GiB); -1 sets no per-role limit.
+    default_temp_file_limit: int = Field(default=1_048_576, ge=-1, le=2**31 - 1, alias="defaultTempFileLimit")
     # Read the catalogs before deploying, so an existing schema is never taken over silently.
     check_existing_schemas: bool = Field(default=True, alias="checkExistingSchemas")
 

@@ -12,6 +12,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+TenantState = Literal["active", "suspended", "offboarded"]
+# PostgreSQL's integer settings and CONNECTION LIMIT are int4.
+MAX_INT4 = 2**31 - 1
+
 ConfigKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=128)]
 
 
@@ -34,19 +38,30 @@ class TenantEntry(BaseModel):
         description="Name of a Pulumi secret config key (pg-tenants namespace) holding an admin-provided password. "
         "Default: a generated password.",
     )
-    connection_limit: int = Field(default=-1, ge=-1, description="Maximum concurrent connections; -1 means no limit.")
+    connection_limit: int | None = Field(
+        default=None, ge=-1, le=MAX_INT4,
+        description="Maximum concurrent connections per login role; -1 means no limit. Default: the stack's defaultConnectionLimit.",
+    )
+    temp_file_limit: int | None = Field(
+        default=None, ge=-1, le=MAX_INT4,
+        description="Kilobytes of temporary files one session may use, a limit the tenant cannot lift; -1 means no "
+        "per-role limit. Default: the stack's defaultTempFileLimit.",
+    )
     statement_timeout: int = Field(default=0, ge=0, description="Milliseconds; 0 means the server default.")
     idle_in_transaction_session_timeout: int = Field(default=0, ge=0, description="Milliseconds; 0 means the server default.")
     valid_until: str = Field(
         default="infinity", description="Password expiry: 'infinity' or an ISO 8601 timestamp with a time zone."
     )
-    state: Literal["active", "suspended"] = Field(
-        default="active", description="suspended: the tenant cannot log in; data, grants and password are kept."
+    state: TenantState = Field(
+        default="active",
+        description="suspended: the tenant cannot log in; data, grants and password are kept. offboarded: its login "
+        "roles, password and CONNECT are removed; its data stays owned by its own role, which cannot log in.",
     )
     on_remove: Literal["retain", "purge"] = Field(
         default="retain",
-        description="What removing this entry does to the schema: retain keeps it with its data; purge drops it "
-        "with its contents (apply purge first, then remove the entry).",
+        description="What removing this entry does: retain (only once the tenant is offboarded) keeps its schema, "
+        "data and owner role; purge drops the schema with its contents, everything its roles own and the roles "
+        "(apply purge first, then remove the entry).",
     )
     rotation: int = Field(default=0, ge=0, description="Increase to give the tenant a new generated password.")
     zero_downtime_rotation: bool = Field(
@@ -83,10 +98,11 @@ class Tenant:
     database: str
     password_secret: str | None
     connection_limit: int
+    temp_file_limit: int
     statement_timeout: int
     idle_in_transaction_session_timeout: int
     valid_until: str
-    state: Literal["active", "suspended"]
+    state: TenantState
     on_remove: Literal["retain", "purge"]
     rotation: int
     zero_downtime_rotation: bool
@@ -98,6 +114,8 @@ class Tenant:
     @property
     def login_roles(self) -> tuple[str, ...]:
         """Role names the tenant logs in as; with zero-downtime rotation, two beside the owner."""
+        if self.state == "offboarded":
+            return ()
         if self.zero_downtime_rotation:
             return (f"{self.username}_a", f"{self.username}_b")
         return (self.username,)

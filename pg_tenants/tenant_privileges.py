@@ -1,15 +1,13 @@
-"""The privileges a tenant holds; shared by the component that grants them and `verify`."""
+"""The privileges a tenant holds; shared by the component that grants them and `verify`.
+
+There are no default privileges: the admin never creates objects in a tenant's schema
+(migrations run with the tenant's credentials), so a tenant owns everything it can use
+there and never holds a privilege on an object someone else owns and might use.
+"""
 
 from __future__ import annotations
 
-# On its own schema.
+# On its own schema, held by the tenant's owner role.
 SCHEMA_PRIVILEGES = ["CREATE", "USAGE"]
-# On its database.
+# On its database, held by every role of the tenant that logs in.
 DATABASE_PRIVILEGES = ["CONNECT"]
-# Default privileges FOR ROLE <admin> IN SCHEMA <schema>: objects the admin creates there
-# later (migrations) are usable by the tenant.
-DEFAULT_PRIVILEGES: dict[str, list[str]] = {
-    "table": ["DELETE", "INSERT", "REFERENCES", "SELECT", "TRIGGER", "TRUNCATE", "UPDATE"],
-    "sequence": ["SELECT", "UPDATE", "USAGE"],
-    "function": ["EXECUTE"],
-}

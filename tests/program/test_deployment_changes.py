@@ -11,7 +11,7 @@ DEPLOYED = {"acme": {"schema": "acme", "username": "acme", "server": "main", "da
 def tenant(name="acme", **fields) -> Tenant:
     values = dict(
         name=name, schema="acme", username="acme", server="main", database="app", password_secret=None,
-        connection_limit=-1, statement_timeout=0, idle_in_transaction_session_timeout=0, valid_until="infinity",
+        connection_limit=-1, temp_file_limit=-1, statement_timeout=0, idle_in_transaction_session_timeout=0, valid_until="infinity",
         state="active", on_remove="retain", rotation=0, zero_downtime_rotation=False, adopt=False,
         previous_names=(), file=str(Path("tenants/t.yaml")), line=2,
     )  # fmt: skip
@@ -57,3 +57,18 @@ def test_rename_with_previous_names_is_fine():
 def test_renamed_tenant_moving_database_is_still_refused():
     problems = unsupported_changes([tenant(name="acme_corp", previous_names=("acme",), database="billing")], DEPLOYED)
     assert [p.field for p in problems] == ["acme_corp.database"]
+
+
+def test_removing_an_active_tenant_is_refused_with_offboarding_first():
+    [problem] = unsupported_changes([], DEPLOYED)
+    assert problem.field == "acme.state"
+    assert problem.message.startswith("tenant 'acme' was removed while active: its owner role is protected")
+    assert problem.fix.startswith("put the entry back with `state: offboarded` and apply")
+
+
+def test_removing_an_offboarded_tenant_is_fine():
+    assert unsupported_changes([], {"acme": {**DEPLOYED["acme"], "state": "offboarded"}}) == []
+
+
+def test_removing_a_tenant_marked_for_purge_is_fine():
+    assert unsupported_changes([], {"acme": {**DEPLOYED["acme"], "on_remove": "purge"}}) == []

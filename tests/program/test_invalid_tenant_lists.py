@@ -40,7 +40,7 @@ CASES = [
         [
             "tenants/t.yaml:3: tenants[0].shema: is not a known field (fix: remove it or correct its spelling; known fields: "
             "adopt, connection_limit, database, idle_in_transaction_session_timeout, name, on_remove, password_secret, "
-            "previous_names, rotation, schema, server, state, statement_timeout, username, valid_until, zero_downtime_rotation)"
+            "previous_names, rotation, schema, server, state, statement_timeout, temp_file_limit, username, valid_until, zero_downtime_rotation)"
         ],
     ),
     (
@@ -192,7 +192,7 @@ CASES = [
     (
         "unknown_state",
         {"t.yaml": [{"name": "acme", "state": "paused"}]},
-        ["tenants/t.yaml:3: tenants[0].state: must be one of 'active' or 'suspended' (fix: use one of 'active' or 'suspended')"],
+        ["tenants/t.yaml:3: tenants[0].state: must be one of 'active', 'suspended' or 'offboarded' (fix: use one of 'active', 'suspended' or 'offboarded')"],
     ),
     (
         "every_problem_reported_at_once",

@@ -17,6 +17,9 @@ def urn(type_token, name):
 ROLE = "postgresql:index/role:Role"
 SCHEMA = "postgresql:index/schema:Schema"
 PASSWORD = "random:index/randomPassword:RandomPassword"
+BYTES = "random:index/randomBytes:RandomBytes"
+GRANT = "postgresql:index/grant:Grant"
+DYNAMIC = "pulumi-python:dynamic:Resource"
 
 
 def with_acme(**fields):
@@ -50,12 +53,40 @@ def test_reactivating_restores_login_with_the_same_password(edit):
     assert after.by_name("acme-role").inputs["password"] == before.by_name("acme-role").inputs["password"]
 
 
-def test_offboarding_removes_exactly_the_tenants_resources(edit):
-    before, after = edit(THREE_TENANTS, THREE_TENANTS[1:])
-    changes = changed_urns(before, after)
-    assert all(change == {"removed"} for change in changes.values())
-    acme_urns = {r.urn for r in before.registrations if r.name.startswith("acme-") or r.name == "acme"}
-    assert set(changes) == acme_urns
+def test_offboarding_drops_the_login_its_password_and_connect_and_keeps_the_owner(edit):
+    before, after = edit(THREE_TENANTS, with_acme(state="offboarded"))
+    assert changed_urns(before, after) == {
+        urn(PASSWORD, "acme-password"): {"removed"},
+        urn(BYTES, "acme-role-scram-salt"): {"removed"},
+        urn(GRANT, "acme-database-connect"): {"removed"},
+        urn(DYNAMIC, "acme-temp-file-limit"): {"removed"},
+        urn(ROLE, "acme-role"): {"login", "password"},
+        urn(GRANT, "acme-schema-usage"): {"options"},
+    }
+    owner = after.by_name("acme-role")
+    assert owner.inputs["login"] is False and "password" not in owner.inputs
+    assert (owner.protect, owner.retain_on_delete) == (False, True)
+    assert after.by_name("acme-schema-usage").retain_on_delete is True
+
+
+def test_offboarded_tenant_has_no_credentials_and_says_so(run, tenants_dir):
+    write_tenant_file(tenants_dir, "tenants.yaml", with_acme(state="offboarded"))
+    result = run()
+    assert "acme" not in result.outputs["connections"].value
+    assert result.outputs["tenants"].value["acme"]["state"] == "offboarded"
+
+
+def test_removing_an_offboarded_entry_deletes_nothing_in_postgresql(edit):
+    before, after = edit(with_acme(state="offboarded"), THREE_TENANTS[1:])
+    removed = [r for r in before.registrations if r.urn in changed_urns(before, after)]
+    # The component and its retained children: the engine forgets them, the provider deletes nothing.
+    assert {r.name for r in removed} == {"acme", "acme-role", "acme-schema", "acme-schema-usage"}
+    assert all(r.retain_on_delete for r in removed if r.name != "acme")
+
+
+def test_active_owner_role_is_protected_and_never_reassigns_on_delete(run, three_tenants):
+    role = run().by_name("acme-role")
+    assert (role.protect, role.retain_on_delete, role.inputs["skipReassignOwned"]) == (True, False, True)
 
 
 def test_schema_is_kept_on_removal_by_default(run, three_tenants):
@@ -64,11 +95,26 @@ def test_schema_is_kept_on_removal_by_default(run, three_tenants):
     assert schema.inputs["dropCascade"] is False
 
 
-def test_marking_purge_changes_only_the_schemas_drop_behaviour(edit):
+def test_marking_purge_drops_cascade_unprotects_the_role_and_adds_the_purge(edit):
     before, after = edit(THREE_TENANTS, with_acme(on_remove="purge"))
-    assert changed_urns(before, after) == {urn(SCHEMA, "acme-schema"): {"dropCascade"}}
+    assert changed_urns(before, after) == {
+        urn(SCHEMA, "acme-schema"): {"dropCascade"},
+        urn(ROLE, "acme-role"): {"options"},
+        urn(DYNAMIC, "acme-purge"): {"added"},
+    }
     schema = after.by_name("acme-schema")
     assert (schema.retain_on_delete, schema.inputs["dropCascade"]) == (False, True)
+    assert after.by_name("acme-role").protect is False
+
+
+def test_purge_drops_what_every_role_of_the_tenant_owns_after_everything_else(run, tenants_dir):
+    write_tenant_file(tenants_dir, "tenants.yaml", with_acme(on_remove="purge", zero_downtime_rotation=True))
+    result = run()
+    purge = result.by_name("acme-purge")
+    assert purge.inputs["roles"] == ["acme", "acme_a", "acme_b"]
+    siblings = {r.urn for r in result.registrations if r.parent == purge.parent and r.custom and r.name != "acme-purge"}
+    # Its delete runs first: what depends on it is deleted before it.
+    assert siblings - {r.urn for r in result.registrations if r.type in (PASSWORD, BYTES)} <= set(purge.dependencies)
 
 
 def test_schema_depends_on_role_so_an_existing_role_fails_before_any_schema_is_touched(run, three_tenants):
@@ -96,17 +142,21 @@ def test_zero_downtime_tenant_has_a_nologin_owner_and_two_login_roles(run, tenan
         login = result.by_name(f"acme-login-{slot}")
         assert login.inputs["name"] == f"acme_{slot}"
         assert login.inputs["login"] is True
+        assert login.inputs["inherit"] is False
         assert login.inputs["roles"] == ["acme"]
         assert login.inputs["assumeRole"] == "acme"
         assert verifier_matches(login.inputs["password"], result.by_name(f"acme-password-{slot}").state["result"])
 
 
-def test_zero_downtime_grants_go_to_the_owner_role(run, tenants_dir):
+def test_zero_downtime_schema_grant_goes_to_the_owner_and_connect_to_each_slot(run, tenants_dir):
     write_tenant_file(tenants_dir, "tenants.yaml", with_acme(zero_downtime_rotation=True))
     result = run()
-    grants = [r for r in result.registrations if r.name.startswith("acme-") and "role" in r.inputs and r.type != ROLE]
-    assert len(grants) == 5
-    assert {g.inputs["role"] for g in grants} == {"acme"}
+    grants = {r.name: (r.inputs["role"], r.inputs["objectType"], r.inputs["privileges"]) for r in result.of_type(GRANT) if r.name.startswith("acme-")}
+    assert grants == {
+        "acme-schema-usage": ("acme", "schema", ["CREATE", "USAGE"]),
+        "acme-database-connect-a": ("acme_a", "database", ["CONNECT"]),
+        "acme-database-connect-b": ("acme_b", "database", ["CONNECT"]),
+    }
 
 
 @pytest.mark.parametrize(("rotation", "renewed", "current", "previous"), [(1, "b", "acme_b", "acme_a"), (2, "a", "acme_a", "acme_b")])
@@ -152,4 +202,4 @@ def test_protect_switch_protects_every_schema_except_one_marked_for_purge(run, s
     result = run()
     protected = {r.name: r.protect for r in result.registrations if r.type == SCHEMA}
     assert protected == {"acme-schema": False, "globex-schema": True, "initech-schema": True}
-    assert not any(r.protect for r in result.registrations if r.type != SCHEMA)
+    assert {r.name for r in result.registrations if r.protect and r.type != SCHEMA} == {"globex-role", "initech-role"}

@@ -4,10 +4,9 @@ import json
 
 import pytest
 
-from pg_tenants.tenant_privileges import DEFAULT_PRIVILEGES
 from pg_tenants.scram import is_scram_verifier, verifier_matches
 from tests.support.program_run import (
-    DEFAULT_PRIVILEGES as DEFAULT_PRIVILEGES_TYPE,
+    DYNAMIC,
     GRANT,
     POSTGRES_PROVIDER,
     RANDOM_BYTES,
@@ -40,9 +39,7 @@ def test_each_generated_tenant_gets_exactly_these_resources(run):
             (SCHEMA, f"{tenant}-schema"),
             (GRANT, f"{tenant}-schema-usage"),
             (GRANT, f"{tenant}-database-connect"),
-            (DEFAULT_PRIVILEGES_TYPE, f"{tenant}-default-tables"),
-            (DEFAULT_PRIVILEGES_TYPE, f"{tenant}-default-sequences"),
-            (DEFAULT_PRIVILEGES_TYPE, f"{tenant}-default-functions"),
+            (DYNAMIC, f"{tenant}-temp-file-limit"),
         }
 
 
@@ -86,8 +83,38 @@ def test_role_is_a_login_without_any_elevated_attribute(run):
         "statementTimeout": 30000,
         "idleInTransactionSessionTimeout": 0,
         "validUntil": "infinity",
+        "skipReassignOwned": True,
     }
     assert {k: v for k, v in role.inputs.items() if k != "password"} == expected
+
+
+def test_role_without_a_connection_limit_gets_the_finite_stack_default(run):
+    assert run().by_name("globex-role").inputs["connectionLimit"] == 20
+
+
+def test_stack_default_connection_limit_is_configurable(run, stack):
+    stack.settings["defaultConnectionLimit"] = 7
+    result = run()
+    assert result.by_name("globex-role").inputs["connectionLimit"] == 7
+    assert result.by_name("acme-role").inputs["connectionLimit"] == 20
+
+
+def test_active_owner_role_is_protected_so_removing_the_entry_is_refused(run):
+    role = run().by_name("acme-role")
+    assert role.protect and not role.retain_on_delete
+
+
+def test_temp_file_limit_is_one_gibibyte_per_login_role_by_default(run):
+    limit = run().by_name("acme-temp-file-limit")
+    assert {k: limit.inputs[k] for k in ("role", "kilobytes", "host", "port", "dbname", "user")} == {
+        "role": "acme", "kilobytes": 1048576, "host": "db.example.internal", "port": 5432, "dbname": "app", "user": "postgres",
+    }
+    assert "password" in limit.secret_inputs
+
+
+def test_temp_file_limit_of_minus_one_registers_no_limit(run, stack):
+    stack.settings["defaultTempFileLimit"] = -1
+    assert not [r for r in run().of_type(DYNAMIC) if r.name.endswith("temp-file-limit")]
 
 
 def test_role_search_path_is_only_the_tenants_own_schema(run):
@@ -141,17 +168,9 @@ def test_database_grant_is_connect_only(run):
     }
 
 
-@pytest.mark.parametrize("object_type", sorted(DEFAULT_PRIVILEGES))
-def test_default_privileges_cover_objects_the_admin_creates_in_the_schema(run, object_type):
-    registration = run().by_name(f"acme-default-{object_type}s")
-    assert registration.inputs == {
-        "database": "app",
-        "owner": "postgres",
-        "role": "acme",
-        "schema": "acme",
-        "objectType": object_type,
-        "privileges": DEFAULT_PRIVILEGES[object_type],
-    }
+def test_no_default_privileges_are_registered(run):
+    # The admin never creates objects in tenant schemas, so nothing grants on them in advance.
+    assert not [r for r in run().registrations if "efaultPrivileg" in r.type]
 
 
 def provider_ref(registration):
@@ -162,7 +181,7 @@ def test_tenant_resources_use_the_explicit_provider_of_their_database(run):
     result = run()
     components = {r.urn for r in result.of_type(TENANT)} | {result.by_name("main-app").urn}
     on_app = [r for r in result.registrations if r.type.startswith("postgresql:index/") and r.parent in components]
-    assert len(on_app) == 3 * 7 + 2  # role, schema, 2 grants, 3 default privileges; 2 hardening grants
+    assert len(on_app) == 3 * 4 + 2  # role, schema, 2 grants; 2 hardening grants
     assert {r.provider for r in on_app} == {provider_ref(result.by_name("postgresql-main-app"))}
 
 
@@ -225,9 +244,9 @@ def test_tenants_output_is_plain_and_names_where_each_tenant_lives(run):
     output = run().outputs["tenants"]
     assert not output.secret
     assert output.value == {
-        "acme": {"schema": "acme", "username": "acme", "server": "main", "database": "app"},
-        "globex": {"schema": "globex_data", "username": "globex_app", "server": "main", "database": "app"},
-        "initech": {"schema": "initech", "username": "initech", "server": "main", "database": "app"},
+        "acme": {"schema": "acme", "username": "acme", "server": "main", "database": "app", "state": "active", "on_remove": "retain"},
+        "globex": {"schema": "globex_data", "username": "globex_app", "server": "main", "database": "app", "state": "active", "on_remove": "retain"},
+        "initech": {"schema": "initech", "username": "initech", "server": "main", "database": "app", "state": "active", "on_remove": "retain"},
     }
 
 

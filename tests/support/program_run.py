@@ -38,6 +38,7 @@ DEFAULT_PRIVILEGES = "postgresql:index/defaultPrivileges:DefaultPrivileges"
 POSTGRES_PROVIDER = "pulumi:providers:postgresql"
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 RANDOM_BYTES = "random:index/randomBytes:RandomBytes"
+DYNAMIC = "pulumi-python:dynamic:Resource"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,36 @@
+"""Dynamic resources for what pulumi-postgresql cannot declare (see pg_tenants.admin_sql)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+from pulumi.dynamic import Resource
+
+from pg_tenants.admin_sql import OwnedObjectsPurgeProvider, RoleTempFileLimitProvider
+from pg_tenants.stack_config import ServerSettings
+
+
+def admin_connection(server: ServerSettings, database: str, password: pulumi.Output[str]) -> dict[str, pulumi.Input[object]]:
+    """The admin's login for a dynamic resource; the password stays a secret in the state."""
+    return {
+        "host": server.host,
+        "port": server.port,
+        "dbname": database,
+        "user": server.admin_username,
+        "password": pulumi.Output.secret(password),
+        "sslmode": server.sslmode,
+        "connect_timeout": server.connect_timeout,
+    }
+
+
+class RoleTempFileLimit(Resource):
+    def __init__(self, name: str, connection: dict[str, pulumi.Input[object]], role: pulumi.Input[str], kilobytes: int,
+                 opts: pulumi.ResourceOptions | None = None) -> None:  # fmt: skip
+        super().__init__(RoleTempFileLimitProvider(), name, {**connection, "role": role, "kilobytes": kilobytes}, opts)
+
+
+class OwnedObjectsPurge(Resource):
+    def __init__(self, name: str, connection: dict[str, pulumi.Input[object]], roles: Sequence[pulumi.Input[str]],
+                 opts: pulumi.ResourceOptions | None = None) -> None:  # fmt: skip
+        super().__init__(OwnedObjectsPurgeProvider(), name, {**connection, "roles": list(roles)}, opts)
