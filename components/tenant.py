@@ -82,9 +82,12 @@ class TenantResources(pulumi.ComponentResource):
                 if tenant.rotation % 2:
                     logins.reverse()
         else:
-            password = self._password("", tenant.rotation) if tenant.login_roles else None
+            # Offboarding replaces the password with one nobody is given, so the old credentials
+            # stay dead even if LOGIN came back by hand (the provider cannot clear a password).
+            generation = "offboarded" if tenant.state == "offboarded" else str(tenant.rotation)
+            password = self._password("", generation)
             owner = self._owner_role(password=password, login=tenant.state == "active")
-            if password is not None:
+            if tenant.login_roles:
                 logins = [_Login(owner, password, "")]
         schema = self._schema(owner)
         children: list[pulumi.Resource] = [owner, schema, self._schema_grant(owner, schema)]
@@ -208,7 +211,7 @@ class TenantResources(pulumi.ComponentResource):
         # password from rotation n - 1, so the previous credentials stay valid until n + 1.
         parity = 0 if slot == "a" else 1
         generation = tenant.rotation - ((tenant.rotation - parity) % 2)
-        password = self._password(f"-{slot}", generation)
+        password = self._password(f"-{slot}", str(generation))
         role = self._role(
             f"login-{slot}",
             f"{tenant.username}_{slot}",
@@ -221,7 +224,7 @@ class TenantResources(pulumi.ComponentResource):
         )
         return _Login(role, password, f"-{slot}")
 
-    def _password(self, slot: str, generation: int) -> pulumi.Output[str]:
+    def _password(self, slot: str, generation: str) -> pulumi.Output[str]:
         if self._args.provided_password is not None:
             return pulumi.Output.secret(self._args.provided_password)
         name, opts = self._child(f"password{slot}")
@@ -233,7 +236,7 @@ class TenantResources(pulumi.ComponentResource):
             numeric=True,
             special=True,
             override_special=PUNCTUATION,
-            keepers={"rotation": str(generation)},
+            keepers={"rotation": generation},
             opts=opts,
         )
         return pulumi.Output.secret(generated.result)

@@ -24,7 +24,10 @@ CONNECTION_KEYS = ("host", "port", "dbname", "user", "password", "sslmode", "con
 
 
 def connect(props: dict[str, Any]) -> psycopg.Connection:
-    return psycopg.connect(**{key: props[key] for key in CONNECTION_KEYS}, autocommit=True)
+    kwargs = {key: props[key] for key in CONNECTION_KEYS}
+    # The engine hands numbers to dynamic providers as floats (protobuf Struct).
+    kwargs["port"], kwargs["connect_timeout"] = int(kwargs["port"]), int(kwargs["connect_timeout"])
+    return psycopg.connect(**kwargs, autocommit=True)
 
 
 def _role_exists(conn: psycopg.Connection, role: str) -> bool:

@@ -20,6 +20,9 @@ class Code(str, Enum):
     ROLE_ATTRIBUTE = "role_attribute"  # detail: the attribute that is wrong, e.g. CREATEDB
     PASSWORD_NOT_SCRAM = "password_not_scram"
     SEARCH_PATH_MISMATCH = "search_path_mismatch"
+    ROLE_SETTING_MISMATCH = "role_setting_mismatch"  # pg_db_role_setting differs from the declared settings
+    LOGIN_SLOT_INHERITS = "login_slot_inherits"  # detail: INHERIT (the role) or inherit_option (the membership)
+    LOGIN_SHARED_BY_SLOTS = "login_shared_by_slots"  # one role can act as both zero-downtime slots
     UNEXPECTED_MEMBERSHIP = "unexpected_membership"  # the tenant is a member of another role
     ROLE_HAS_MEMBERS = "role_has_members"  # another role can act as the tenant
     # The tenant's own schema and database.
@@ -27,14 +30,20 @@ class Code(str, Enum):
     SCHEMA_OWNER = "schema_owner"
     OWN_SCHEMA_PRIVILEGE_MISSING = "own_schema_privilege_missing"
     CONNECT_MISSING = "connect_missing"
-    DEFAULT_PRIVILEGES_MISSING = "default_privileges_missing"
+    DEFAULT_PRIVILEGES_PRESENT = "default_privileges_present"  # the model has none
+    # An offboarded tenant: its owner role keeps the data, nothing can log in as it.
+    OFFBOARDED_HAS_PASSWORD = "offboarded_has_password"
+    OFFBOARDED_HAS_CONNECT = "offboarded_has_connect"
+    OFFBOARDED_SLOT_PRESENT = "offboarded_slot_present"
     # Drift that weakens isolation, found in the catalogs.
     CROSS_TENANT_ACCESS = "cross_tenant_access"
     EXTRA_GRANT = "extra_grant"
     PUBLIC_GRANT = "public_grant"  # PUBLIC holds a privilege on a tenant's schema or objects
     CAN_CONNECT_OTHER_DATABASE = "can_connect_other_database"
-    FOREIGN_OWNED_OBJECT = "foreign_owned_object"  # another tenant owns an object in this tenant's schema
+    FOREIGN_OWNED_OBJECT = "foreign_owned_object"  # a role other than the tenant's owner owns an object in its schema
+    PRIVILEGED_SECURITY_DEFINER = "privileged_security_definer"  # ... and it is a SECURITY DEFINER function
     OBJECT_OUTSIDE_OWN_SCHEMA = "object_outside_own_schema"
+    LARGE_OBJECTS_OWNED = "large_objects_owned"  # a login slot owns large objects
     # Database hardening (subject is a database, not a tenant).
     PUBLIC_CONNECT = "public_connect"
     PUBLIC_TEMP = "public_temp"
@@ -58,19 +67,36 @@ FIXES: dict[Code, str] = {
     Code.ROLE_ATTRIBUTE: "ALTER ROLE back to the declared attributes, or run `pulumi up` to reconcile.",
     Code.PASSWORD_NOT_SCRAM: "Set password_encryption = 'scram-sha-256' and rotate the tenant's password through the program.",
     Code.SEARCH_PATH_MISMATCH: "ALTER ROLE ... SET search_path TO the tenant's schema only (and RESET any per-database override).",
+    Code.ROLE_SETTING_MISMATCH: "ALTER ROLE ... SET the declared value, or RESET an undeclared setting (ALTER ROLE ... IN DATABASE ... RESET, "
+                                "ALTER DATABASE ... RESET for a database-wide one); `pulumi up` restores declared values but "
+                                "removes no extra setting.",
+    Code.LOGIN_SLOT_INHERITS: "ALTER ROLE <slot> NOINHERIT; on PostgreSQL 16+ also GRANT <owner> TO <slot> WITH INHERIT FALSE "
+                              "(or revoke and grant again after NOINHERIT). Slots reach the owner's privileges only via SET role.",
+    Code.LOGIN_SHARED_BY_SLOTS: "REVOKE the slot from that role: each slot is a login of its own, a member of the owner role only, "
+                                "so rotating one credential never leaves a login holding both.",
     Code.UNEXPECTED_MEMBERSHIP: "REVOKE the role from the tenant; tenants must not be members of any role.",
     Code.ROLE_HAS_MEMBERS: "REVOKE the tenant's role from that member; nobody but the admin may act as a tenant.",
     Code.SCHEMA_MISSING: "Run `pulumi up` to recreate the schema.",
     Code.SCHEMA_OWNER: "ALTER SCHEMA ... OWNER TO the admin role; a tenant must not own its schema.",
     Code.OWN_SCHEMA_PRIVILEGE_MISSING: "GRANT USAGE, CREATE ON SCHEMA to the tenant, or run `pulumi up`.",
     Code.CONNECT_MISSING: "GRANT CONNECT ON DATABASE to the tenant, or run `pulumi up`.",
-    Code.DEFAULT_PRIVILEGES_MISSING: "Run `pulumi up` to restore the default privileges in the tenant's schema.",
+    Code.DEFAULT_PRIVILEGES_PRESENT: "ALTER DEFAULT PRIVILEGES FOR ROLE <role> [IN SCHEMA <schema>] REVOKE ALL ON <objects> FROM "
+                                     "<tenant role>: the ownership model has none (migrations run as the tenant).",
+    Code.OFFBOARDED_HAS_PASSWORD: "ALTER ROLE ... PASSWORD NULL (or run `pulumi up`): an offboarded tenant has no credentials.",
+    Code.OFFBOARDED_HAS_CONNECT: "REVOKE CONNECT ON DATABASE ... FROM the owner role (or run `pulumi up`).",
+    Code.OFFBOARDED_SLOT_PRESENT: "Run `pulumi up` to drop the login slot; if it owns objects, ALTER ... OWNER TO the tenant's owner "
+                                  "role first, never REASSIGN OWNED.",
     Code.CROSS_TENANT_ACCESS: "REVOKE the privilege (or the membership it comes through); tenants must not reach each other's schemas.",
     Code.EXTRA_GRANT: "REVOKE the privilege; a tenant holds privileges only on its own schema and CONNECT on its database.",
     Code.PUBLIC_GRANT: "REVOKE the privilege FROM PUBLIC; every role, other tenants included, holds it.",
     Code.CAN_CONNECT_OTHER_DATABASE: "REVOKE CONNECT ON DATABASE from the tenant (or from the role it inherits it through).",
-    Code.FOREIGN_OWNED_OBJECT: "Drop the object or ALTER ... OWNER TO the schema's tenant or the admin.",
+    Code.FOREIGN_OWNED_OBJECT: "ALTER ... OWNER TO the tenant's owner role (the statement is in the message), or drop the object; "
+                               "never REASSIGN OWNED, which moves everything else the role owns too.",
+    Code.PRIVILEGED_SECURITY_DEFINER: "ALTER FUNCTION ... OWNER TO the tenant's owner role, or drop it: it runs with its owner's "
+                                      "privileges, in a schema whose contents the tenant controls. Never REASSIGN OWNED.",
     Code.OBJECT_OUTSIDE_OWN_SCHEMA: "Move or drop the object; then REVOKE whatever let the tenant create it there.",
+    Code.LARGE_OBJECTS_OWNED: "ALTER LARGE OBJECT <oid> OWNER TO the tenant's owner role, for each large object of the slot; "
+                              "never REASSIGN OWNED.",
     Code.PUBLIC_CONNECT: "REVOKE CONNECT ON DATABASE ... FROM PUBLIC (the program's database hardening does this).",
     Code.PUBLIC_TEMP: "REVOKE TEMPORARY ON DATABASE ... FROM PUBLIC (the program's database hardening does this).",
     Code.PUBLIC_CREATE_ON_PUBLIC_SCHEMA: "REVOKE CREATE ON SCHEMA public FROM PUBLIC (the program's database hardening does this).",

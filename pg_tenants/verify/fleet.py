@@ -1,7 +1,9 @@
 """The fleet as the stack outputs describe it: who each tenant is and how it logs in.
 
 Reads what `pulumi stack output --json --show-secrets` prints:
-`{"tenants": {name: {schema, username, server, database}}, "connections": {name: {..., "env": {PG*}}}}`.
+`{"tenants": {name: {schema, username, server, database, state}}, "connections": {name: {..., "env": {PG*}}}}`.
+`state` is active, suspended or offboarded (absent in older outputs: active); an offboarded
+tenant has no entry in `connections`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import IO, Any
 from psycopg.conninfo import conninfo_to_dict
 
 REDACTED_BY_PULUMI = "[secret]"
+STATES = ("active", "suspended", "offboarded")
+NO_TEMP_FILE_LIMIT = -1  # the tenant model's "no per-role limit"
 
 
 class OutputsError(Exception):
@@ -24,10 +28,13 @@ class OutputsError(Exception):
 
 @dataclass(frozen=True)
 class Declared:
-    """Role attributes from the tenant files (only when verify is given the stack config)."""
+    """Role attributes and settings from the tenant files (only when verify is given the stack config)."""
 
     connection_limit: int
     valid_until: str
+    statement_timeout: int = 0  # milliseconds, on every tenant role; 0: not set
+    idle_in_transaction_session_timeout: int = 0  # milliseconds, on every tenant role; 0: not set
+    temp_file_limit: int = NO_TEMP_FILE_LIMIT  # kB, on each role that logs in; -1: not set
 
 
 @dataclass(frozen=True)
@@ -44,8 +51,16 @@ class Tenant:
     password: str | None = field(default=None, repr=False, compare=False)
     login_role: str | None = None  # who logs in with `password`; None: `role` itself
     other_login_roles: tuple[str, ...] = ()  # e.g. the previous slot of a zero-downtime rotation
-    suspended: bool = False
+    state: str = "active"  # one of STATES
     declared: Declared | None = None
+
+    @property
+    def suspended(self) -> bool:
+        return self.state == "suspended"
+
+    @property
+    def offboarded(self) -> bool:
+        return self.state == "offboarded"
 
     @property
     def has_credentials(self) -> bool:
@@ -53,16 +68,33 @@ class Tenant:
 
     @property
     def login_roles(self) -> tuple[str, ...]:
+        """The roles that log in (NOLOGIN while suspended); none once the tenant is offboarded."""
+        if self.offboarded:
+            return ()
         return (self.login_role or self.role, *self.other_login_roles)
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        """Zero-downtime login slots: login roles other than the owner role."""
+        return tuple(r for r in self.login_roles if r != self.role)
 
     @property
     def split_roles(self) -> bool:
         """Owner role plus separate login roles (zero-downtime rotation)."""
-        return self.login_roles != (self.role,)
+        return bool(self.slots)
 
     @property
     def roles(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys((self.role, *self.login_roles)))
+
+    @property
+    def former_slots(self) -> tuple[str, ...]:
+        """Roles an offboarded tenant must no longer have: `<username>_a`, `<username>_b` and
+        any login role the outputs still name."""
+        if not self.offboarded:
+            return ()
+        named = (self.login_role, *self.other_login_roles)
+        return tuple(dict.fromkeys(r for r in (f"{self.role}_a", f"{self.role}_b", *named) if r and r != self.role))
 
 
 @dataclass(frozen=True)
@@ -110,7 +142,11 @@ def parse_outputs(outputs: Mapping[str, Any]) -> Fleet:
     for name, info in sorted(tenants.items()):
         if not isinstance(info, Mapping) or not {"schema", "username", "database"} <= info.keys():
             raise OutputsError(f"tenants.{name} needs schema, username and database")
-        connection = connections.get(name)
+        state = info.get("state") or "active"
+        if state not in STATES:
+            raise OutputsError(f"tenants.{name}.state is {state!r}; expected one of {', '.join(STATES)}")
+        # An offboarded tenant has no credentials; should the outputs still hold some, they are not used.
+        connection = connections.get(name) if state != "offboarded" else None
         params = _login_params(connection) if isinstance(connection, Mapping) else {}
         previous = connection.get("previous") if isinstance(connection, Mapping) else None
         previous_user = _login_params(previous).get("user") if isinstance(previous, Mapping) else None
@@ -132,7 +168,7 @@ def parse_outputs(outputs: Mapping[str, Any]) -> Fleet:
                 password=params.get("password"),
                 login_role=login_role if login_role != role else None,
                 other_login_roles=tuple(r for r in (previous_user,) if r and r not in (role, login_role)),
-                suspended=info.get("state") == "suspended",
+                state=str(state),
             )
         )
     return Fleet(tuple(fleet))
@@ -145,8 +181,17 @@ def with_declarations(fleet: Fleet, declared: Iterable[Any]) -> Fleet:
     for tenant in fleet.tenants:
         d = by_name.get(tenant.name)
         if d is not None:
-            tenant = replace(tenant, suspended=getattr(d, "state", "active") == "suspended",
-                             declared=Declared(connection_limit=d.connection_limit, valid_until=d.valid_until))
+            state = getattr(d, "state", "active")
+            if state == "offboarded":  # the declaration wins: no login, whatever the outputs still hold
+                tenant = replace(tenant, password=None)
+            tenant = replace(tenant, state=state, declared=Declared(
+                connection_limit=d.connection_limit,
+                valid_until=d.valid_until,
+                statement_timeout=getattr(d, "statement_timeout", 0),
+                idle_in_transaction_session_timeout=getattr(d, "idle_in_transaction_session_timeout", 0),
+                # The tenant model is gaining this field; until it lands, nothing is declared.
+                temp_file_limit=getattr(d, "temp_file_limit", NO_TEMP_FILE_LIMIT),
+            ))
         tenants.append(tenant)
     return Fleet(tuple(tenants))
 

@@ -5,6 +5,7 @@ Before and after every edit the tests log in as the tenant or the admin and look
 
 from __future__ import annotations
 
+import psycopg
 import pulumi
 import pytest
 from psycopg import sql
@@ -67,36 +68,102 @@ def test_reactivated_tenant_logs_in_with_the_same_credentials(deployment):
     assert login_refusal(deployment.pg, credentials) is None
 
 
-def test_offboarded_tenant_role_is_gone_and_every_row_is_kept(deployment):
+def role_row(pg, role):
+    with pg.admin_connect() as admin:
+        return admin.execute(
+            "SELECT rolcanlogin, rolpassword IS NULL FROM pg_authid WHERE rolname = %s", (role,)
+        ).fetchone()
+
+
+def table_owner(pg, schema, table="orders"):
+    with pg.admin_connect("app") as admin:
+        return admin.execute("SELECT tableowner FROM pg_tables WHERE schemaname = %s AND tablename = %s", (schema, table)).fetchone()[0]
+
+
+def offboard(deployment, *others, **fields):
+    deployment.write([{**ACME, "state": "offboarded", **fields}, *others])
+    deployment.up()
+
+
+def test_offboarded_tenant_cannot_log_in_and_keeps_every_row(deployment):
     deployment.write([ACME, GLOBEX])
     deployment.up()
-    write_rows(deployment.connections["acme"], count=5)
-    deployment.write([GLOBEX])
-    deployment.up()
-    assert not role_exists(deployment.pg, "acme")
-    assert schema_exists(deployment.pg, "acme")
+    credentials = deployment.connections["acme"]
+    write_rows(credentials, count=5)
+    offboard(deployment, GLOBEX)
+    assert login_refusal(deployment.pg, credentials) is not None
     assert admin_count(deployment.pg, "acme") == 5
+    assert "acme" not in deployment.connections
 
 
-def test_offboarding_reassigns_the_tenants_tables_to_the_admin(deployment):
+def test_offboarded_tenant_role_stays_without_login_and_with_a_password_nobody_has(deployment):
+    deployment.write([ACME])
+    deployment.up()
+    before = stored_password(deployment.pg, "acme")
+    offboard(deployment)
+    assert role_row(deployment.pg, "acme") == (False, False)
+    assert stored_password(deployment.pg, "acme") != before
+
+
+def test_offboarding_never_hands_the_tenants_tables_to_the_admin(deployment):
     deployment.write([ACME])
     deployment.up()
     write_rows(deployment.connections["acme"])
+    offboard(deployment)
     deployment.write([])
     deployment.up()
-    with deployment.pg.admin_connect("app") as admin:
-        owner = admin.execute("SELECT tableowner FROM pg_tables WHERE schemaname = 'acme' AND tablename = 'orders'").fetchone()
-    assert owner == (deployment.pg.admin_user,)
+    assert table_owner(deployment.pg, "acme") == "acme"
 
 
-def test_offboarding_leaves_no_default_privileges_for_the_role(deployment):
+def test_offboarded_role_holds_nothing_outside_its_schema(deployment):
     deployment.write([ACME])
     deployment.up()
+    offboard(deployment)
+    with deployment.pg.admin_connect("app") as admin:
+        connect, usage, create = admin.execute(
+            "SELECT has_database_privilege('acme', 'app', 'CONNECT'), has_schema_privilege('acme', 'acme', 'USAGE'),"
+            " has_schema_privilege('acme', 'acme', 'CREATE')"
+        ).fetchone()
+    assert (connect, usage, create) == (False, True, True)
+
+
+def test_removing_an_offboarded_entry_changes_nothing_in_postgresql(deployment):
+    deployment.write([ACME])
+    deployment.up()
+    write_rows(deployment.connections["acme"])
+    offboard(deployment)
     deployment.write([])
     deployment.up()
-    with deployment.pg.admin_connect("app") as admin:
-        acls = admin.execute("SELECT defaclacl::text FROM pg_default_acl").fetchall()
-    assert not [acl for (acl,) in acls if "acme=" in acl]
+    assert role_row(deployment.pg, "acme") == (False, False)
+    assert (schema_exists(deployment.pg, "acme"), admin_count(deployment.pg, "acme")) == (True, 3)
+
+
+def test_removing_an_active_entry_is_refused_by_the_preview_and_changes_nothing(deployment):
+    deployment.write([ACME])
+    deployment.up()
+    credentials = deployment.connections["acme"]
+    write_rows(credentials)
+    deployment.write([])
+    with pytest.raises(EngineError, match="protected"):
+        deployment.up()
+    assert login_refusal(deployment.pg, credentials) is None
+    with connect_as(credentials) as conn:
+        assert conn.execute("SELECT count(*) FROM orders").fetchone() == (3,)
+
+
+def test_reactivating_an_offboarded_tenant_gives_it_new_credentials_and_its_rows(deployment):
+    deployment.write([ACME])
+    deployment.up()
+    old = deployment.connections["acme"]
+    write_rows(old)
+    offboard(deployment)
+    deployment.write([ACME])
+    deployment.up()
+    new = deployment.connections["acme"]
+    assert new["env"]["PGPASSWORD"] != old["env"]["PGPASSWORD"]
+    assert login_refusal(deployment.pg, old) is not None
+    with connect_as(new) as conn:
+        assert conn.execute("SELECT count(*) FROM orders").fetchone() == (3,)
 
 
 def test_offboarding_does_not_touch_other_tenants(deployment):
@@ -105,6 +172,7 @@ def test_offboarding_does_not_touch_other_tenants(deployment):
     globex = deployment.connections["globex"]
     write_rows(globex)
     before = stored_password(deployment.pg, "globex")
+    offboard(deployment, GLOBEX)
     deployment.write([GLOBEX])
     deployment.up()
     assert stored_password(deployment.pg, "globex") == before
@@ -113,10 +181,12 @@ def test_offboarding_does_not_touch_other_tenants(deployment):
         assert conn.execute("SELECT count(*) FROM orders").fetchone() == (3,)
 
 
-def test_purge_leaves_no_role_schema_or_default_privileges(deployment):
+def test_purge_leaves_no_role_schema_or_large_object(deployment):
     deployment.write([ACME])
     deployment.up()
     write_rows(deployment.connections["acme"])
+    with connect_as(deployment.connections["acme"]) as conn:
+        conn.execute("SELECT lo_from_bytea(0, 'tenant data')")
     deployment.write([{**ACME, "on_remove": "purge"}])
     deployment.up()
     assert schema_exists(deployment.pg, "acme")  # marking purge alone destroys nothing
@@ -125,7 +195,17 @@ def test_purge_leaves_no_role_schema_or_default_privileges(deployment):
     assert not role_exists(deployment.pg, "acme")
     assert not schema_exists(deployment.pg, "acme")
     with deployment.pg.admin_connect("app") as admin:
-        assert admin.execute("SELECT count(*) FROM pg_default_acl").fetchone() == (0,)
+        assert admin.execute("SELECT count(*) FROM pg_largeobject_metadata").fetchone() == (0,)
+
+
+def test_purge_of_a_zero_downtime_tenant_drops_its_slots_and_owner(deployment):
+    tenant = {**ACME, "zero_downtime_rotation": True, "on_remove": "purge"}
+    deployment.write([tenant])
+    deployment.up()
+    write_rows(deployment.connections["acme"])
+    deployment.write([])
+    deployment.up()
+    assert [role_exists(deployment.pg, r) for r in ("acme", "acme_a", "acme_b")] == [False, False, False]
 
 
 def test_rotation_refuses_the_old_password_and_accepts_the_new(deployment):
@@ -189,6 +269,15 @@ def test_objects_made_through_either_login_role_belong_to_the_owner(deployment):
     assert owners == [("acme",)]
 
 
+def test_a_login_slot_cannot_create_objects_of_its_own_after_reset_role(deployment):
+    deployment.write([{**ACME, "zero_downtime_rotation": True}])
+    deployment.up()
+    with connect_as(deployment.connections["acme"]) as conn:
+        conn.execute("SET ROLE NONE")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE TABLE acme.own_table (id int)")
+
+
 def make_cloacina_tenant(pg, schema, user, password):
     """What Cloacina's DatabaseAdmin::create_tenant runs (../shared/ref/anchors.md)."""
     with pg.admin_connect("app") as admin, admin.transaction():
@@ -203,8 +292,18 @@ def make_cloacina_tenant(pg, schema, user, password):
         admin.execute(sql.SQL("INSERT INTO {}.orders SELECT g, 'legacy ' || g FROM generate_series(1, 4) g").format(sql.Identifier(schema)))
 
 
+def test_adopting_a_cloacina_tenant_is_refused_while_the_admin_owns_its_tables(deployment):
+    make_cloacina_tenant(deployment.pg, "acme", "acme", "cloacina-old-password-123")
+    deployment.write([{**ACME, "adopt": True}])
+    with pytest.raises(pulumi.RunError, match=r"table acme\.orders .* is owned by .*ALTER TABLE acme\.orders OWNER TO"):
+        deployment.up()
+    assert not deployment.state.resources
+
+
 def test_adopting_a_cloacina_tenant_keeps_its_rows_and_the_new_credentials_log_in(deployment):
     make_cloacina_tenant(deployment.pg, "acme", "acme", "cloacina-old-password-123")
+    with deployment.pg.admin_connect("app") as admin:
+        admin.execute("ALTER TABLE acme.orders OWNER TO acme")  # the fix the refusal gives
     deployment.write([{**ACME, "adopt": True}])
     deployment.up()
     assert {s.name for s in deployment.last_plan.of("import")} == {"acme-role", "acme-schema"}
@@ -239,21 +338,21 @@ def test_adopt_of_a_schema_that_does_not_exist_is_refused(deployment):
     assert "schema 'acme' in database 'app' of server 'main' does not exist, so there is nothing to adopt" in str(refused.value)
 
 
-def test_an_offboarded_tenant_with_its_retained_schema_comes_back_only_through_adopt(deployment):
+def test_a_removed_offboarded_tenant_comes_back_through_adopt_with_its_role_and_rows(deployment):
     deployment.write([ACME])
     deployment.up()
     write_rows(deployment.connections["acme"])
+    offboard(deployment)
     deployment.write([])
     deployment.up()
-    deployment.write([ACME])
-    with pytest.raises(pulumi.RunError):
-        deployment.up()
     deployment.write([{**ACME, "adopt": True}])
     deployment.up()
-    assert {s.name for s in deployment.last_plan.of("import")} == {"acme-schema"}
+    assert {s.name for s in deployment.last_plan.of("import")} == {"acme-role", "acme-schema"}
+    deployment.write([ACME])
+    deployment.up()
     with connect_as(deployment.connections["acme"]) as conn:
-        assert conn.execute("SELECT count(*) FROM pg_tables WHERE tablename = 'orders'").fetchone() == (1,)
-    assert admin_count(deployment.pg, "acme") == 3
+        assert conn.execute("SELECT count(*) FROM orders").fetchone() == (3,)
+    assert table_owner(deployment.pg, "acme") == "acme"
 
 
 def test_renaming_with_previous_names_changes_no_postgresql_object(deployment):
@@ -288,6 +387,7 @@ def test_protected_schema_makes_removal_fail_and_keeps_everything(deployment):
     deployment.write([ACME])
     deployment.up()
     write_rows(deployment.connections["acme"])
+    offboard(deployment)
     deployment.write([])
     with pytest.raises((ApplyError, EngineError)) as failed:
         deployment.up()

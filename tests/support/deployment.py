@@ -62,12 +62,15 @@ class Deployment:
     def write(self, tenants: list[Mapping[str, Any]]) -> None:
         write_tenant_file(self.stack.tenants_dir, "tenants.yaml", tenants)
 
-    def up(self, parallelism: int = 10) -> ProgramRun:
+    def up(self, parallelism: int = 10, *, skip_preview: bool = False) -> ProgramRun:
+        """`pulumi up`: by default the preview runs first, and its errors stop everything."""
         values, secret_keys = self.stack.as_pulumi_config()
         run = run_program(values, secret_keys, deterministic=False, prior=self.state.resources)
         if run.error is not None:
             raise run.error
         self.last_plan = engine_plan.plan(self.state, run)
+        if self.last_plan.errors and not skip_preview:
+            raise engine_plan.EngineError("preview failed: " + "\n".join(self.last_plan.errors))
         self.double = ProviderDouble(run.registrations)
         self.state = engine_plan.apply(self.last_plan, self.double, parallelism=parallelism, old=self.state)
         self.last_run = run

@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support.program_run import POSTGRES_PROVIDER, ProgramRun, Registration
+from tests.support.program_run import DYNAMIC, POSTGRES_PROVIDER, ProgramRun, Registration
 from tests.support.provider_double import (
     DELETE_BEFORE_REPLACE_TYPES,
     ProviderDouble,
@@ -213,7 +213,8 @@ def _match(olds: list[Registration], news: list[Registration]) -> dict[str, Regi
 
 
 def _is_sql(reg: Registration) -> bool:
-    return reg.custom and reg.type.startswith("postgresql:")
+    """Resources whose provider changes the server: pulumi-postgresql's and the program's dynamic ones."""
+    return reg.custom and (reg.type.startswith("postgresql:") or reg.type == DYNAMIC)
 
 
 def _classify(old: Registration | None, new: Registration) -> Step:

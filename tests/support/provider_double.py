@@ -13,6 +13,7 @@ keywords cannot be identifiers, so they are checked against the provider's own a
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -22,11 +23,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import dill
 import psycopg
 from psycopg import sql
 
 from tests.support.program_run import (
     DEFAULT_PRIVILEGES,
+    DYNAMIC,
     GRANT,
     GRANT_ROLE,
     POSTGRES_PROVIDER,
@@ -1030,7 +1033,38 @@ class _GrantRole:
         raise ProviderError(f"{reg.type} does not support import (postgresql_grant_role has no Importer)")
 
 
+# --- Dynamic resources: pulumi/dynamic/__main__.py (the Python SDK's dynamic provider host) ---
+
+class _Dynamic:
+    """Runs the program's own dynamic provider, as the SDK's host does: unpickle `__provider`
+    (get_provider: base64 + dill.loads) and call create/update/delete with the properties,
+    `__provider` included. Nothing is modelled: the code under test is the code that runs."""
+
+    @staticmethod
+    def _provider(reg: Registration) -> Any:
+        return dill.loads(base64.b64decode(reg.inputs["__provider"]))
+
+    @staticmethod
+    def create(d: ProviderDouble, reg: Registration, _inp: dict[str, Any]) -> str:
+        return _Dynamic._provider(reg).create(dict(reg.inputs)).id
+
+    @staticmethod
+    def update(d: ProviderDouble, reg: Registration, old: dict[str, Any], _new: dict[str, Any]) -> str:
+        # Update: get_provider(news); provider.update(id, olds, news). The id never changes.
+        _Dynamic._provider(reg).update(reg.id, old, dict(reg.inputs))
+        return reg.id
+
+    @staticmethod
+    def delete(d: ProviderDouble, reg: Registration, _inp: dict[str, Any]) -> None:
+        _Dynamic._provider(reg).delete(reg.id, dict(reg.inputs))
+
+    @staticmethod
+    def read(d: ProviderDouble, reg: Registration, _id: str) -> dict[str, Any]:
+        raise ProviderError("the program's dynamic resources are never imported")
+
+
 _HANDLERS: dict[str, Any] = {
     ROLE: _Role, SCHEMA: _Schema, GRANT: _Grant, GRANT_ROLE: _GrantRole,
     DEFAULT_PRIVILEGES: _DefaultPrivileges, DEFAULT_PRIVILEGES_LEGACY: _DefaultPrivileges,
+    DYNAMIC: _Dynamic,
 }
