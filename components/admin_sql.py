@@ -25,9 +25,9 @@ def admin_connection(server: ServerSettings, database: str, password: pulumi.Out
 
 
 class RoleTempFileLimit(Resource):
-    def __init__(self, name: str, connection: dict[str, pulumi.Input[object]], role: pulumi.Input[str], kilobytes: int,
+    def __init__(self, name: str, connection: dict[str, pulumi.Input[object]], roles: Sequence[pulumi.Input[str]], kilobytes: int,
                  opts: pulumi.ResourceOptions | None = None) -> None:  # fmt: skip
-        super().__init__(RoleTempFileLimitProvider(), name, {**connection, "role": role, "kilobytes": kilobytes}, opts)
+        super().__init__(RoleTempFileLimitProvider(), name, {**connection, "roles": list(roles), "kilobytes": kilobytes}, opts)
 
 
 class OwnedObjectsPurge(Resource):

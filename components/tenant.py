@@ -92,7 +92,12 @@ class TenantResources(pulumi.ComponentResource):
         schema = self._schema(owner)
         children: list[pulumi.Resource] = [owner, schema, self._schema_grant(owner, schema)]
         for login in logins:
-            children += [login.role, *self._login_limits(login)]
+            children += [login.role, self._connect_grant(login)]
+        if logins and tenant.temp_file_limit >= 0:
+            name, opts = self._child("temp-file-limit")
+            # In slot order, so a rotation (which swaps current and previous) changes nothing here.
+            roles = [login.role.name for login in sorted(logins, key=lambda login: login.suffix)]
+            children.append(RoleTempFileLimit(name, args.admin_connection, roles, tenant.temp_file_limit, opts=opts))
         if tenant.on_remove == "purge":
             self._purge([owner.name, *(login.role.name for login in logins if login.role is not owner)], children)
 
@@ -260,27 +265,20 @@ class TenantResources(pulumi.ComponentResource):
             opts=opts,
         )
 
-    def _login_limits(self, login: _Login) -> list[pulumi.Resource]:
-        """CONNECT on the database and the temp file limit, for a role that logs in."""
+    def _connect_grant(self, login: _Login) -> postgresql.Grant:
         tenant = self._args.tenant
         # Database grants (every tenant's CONNECT, PUBLIC's revoke: one pg_database row) are
         # serialized by the provider's advisory lock on the database; the dependency makes
         # the order fixed too, revoke first.
         name, opts = self._child(f"database-connect{login.suffix}", depends_on=list(self._args.database_hardening))
-        made: list[pulumi.Resource] = [
-            postgresql.Grant(
-                name,
-                database=tenant.database,
-                role=login.role.name,
-                object_type="database",
-                privileges=DATABASE_PRIVILEGES,
-                opts=opts,
-            )
-        ]
-        if tenant.temp_file_limit >= 0:
-            name, opts = self._child(f"temp-file-limit{login.suffix}")
-            made.append(RoleTempFileLimit(name, self._args.admin_connection, login.role.name, tenant.temp_file_limit, opts=opts))
-        return made
+        return postgresql.Grant(
+            name,
+            database=tenant.database,
+            role=login.role.name,
+            object_type="database",
+            privileges=DATABASE_PRIVILEGES,
+            opts=opts,
+        )
 
     def _purge(self, roles: list[pulumi.Output[str]], children: list[pulumi.Resource]) -> None:
         # Depends on every other child, so removing the entry runs it first: DROP OWNED BY

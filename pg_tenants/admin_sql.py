@@ -35,29 +35,34 @@ def _role_exists(conn: psycopg.Connection, role: str) -> bool:
 
 
 class RoleTempFileLimitProvider(ResourceProvider):
-    """Inputs: the connection keys, `role`, `kilobytes` (a non-negative int)."""
+    """Inputs: the connection keys, `roles` (the tenant's login roles), `kilobytes` (>= 0)."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        self._set(props)
-        return CreateResult(id_=props["role"], outs=props)
+        with connect(props) as conn:
+            _set_limit(conn, props["roles"], int(props["kilobytes"]))
+        return CreateResult(id_=props["roles"][0], outs=props)
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self._set(news)
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        with connect(news) as conn:
+            _reset_limit(conn, [role for role in olds["roles"] if role not in news["roles"]])
+            _set_limit(conn, news["roles"], int(news["kilobytes"]))
         return UpdateResult(outs=news)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         with connect(props) as conn:
-            # The role goes first when the tenant is removed; its settings went with it.
-            if _role_exists(conn, props["role"]):
-                conn.execute(sql.SQL("ALTER ROLE {} RESET temp_file_limit").format(sql.Identifier(props["role"])))
+            _reset_limit(conn, props["roles"])
 
-    @staticmethod
-    def _set(props: dict[str, Any]) -> None:
-        statement = sql.SQL("ALTER ROLE {} SET temp_file_limit = {}").format(
-            sql.Identifier(props["role"]), sql.Literal(int(props["kilobytes"]))
-        )
-        with connect(props) as conn:
-            conn.execute(statement)
+
+def _set_limit(conn: psycopg.Connection, roles: list[str], kilobytes: int) -> None:
+    for role in roles:
+        conn.execute(sql.SQL("ALTER ROLE {} SET temp_file_limit = {}").format(sql.Identifier(role), sql.Literal(kilobytes)))
+
+
+def _reset_limit(conn: psycopg.Connection, roles: list[str]) -> None:
+    # A role dropped in the same change took its settings with it.
+    for role in roles:
+        if _role_exists(conn, role):
+            conn.execute(sql.SQL("ALTER ROLE {} RESET temp_file_limit").format(sql.Identifier(role)))
 
 
 class OwnedObjectsPurgeProvider(ResourceProvider):

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from pg_tenants import existing_objects as module
 from pg_tenants.existing_objects import MAX_LISTED, OwnedObject, existing_objects, owned_object_problems
@@ -129,7 +130,7 @@ def test_one_listing_query_per_database_over_all_its_adopting_tenants(tmp_path, 
         "crm": {"schemas": ["umbrella"], "roles": ["umbrella"], "owned": []},
     }
     log: list[tuple[str, str, Any]] = []
-    monkeypatch.setattr(module.psycopg, "connect", lambda conninfo: FakeConnection(conninfo.split("dbname=")[1].split()[0], catalog, log))
+    monkeypatch.setattr(module.psycopg, "connect", lambda conninfo: FakeConnection(conninfo_to_dict(conninfo)["dbname"], catalog, log))
 
     found = existing_objects(tenants, settings, source.secret_value)
 

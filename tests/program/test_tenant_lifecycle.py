@@ -203,3 +203,9 @@ def test_protect_switch_protects_every_schema_except_one_marked_for_purge(run, s
     protected = {r.name: r.protect for r in result.registrations if r.type == SCHEMA}
     assert protected == {"acme-schema": False, "globex-schema": True, "initech-schema": True}
     assert {r.name for r in result.registrations if r.protect and r.type != SCHEMA} == {"globex-role", "initech-role"}
+
+
+def test_zero_downtime_temp_file_limit_covers_both_login_slots(run, tenants_dir):
+    write_tenant_file(tenants_dir, "tenants.yaml", with_acme(zero_downtime_rotation=True, temp_file_limit=2048))
+    limit = run().by_name("acme-temp-file-limit")
+    assert (sorted(limit.inputs["roles"]), limit.inputs["kilobytes"]) == (["acme_a", "acme_b"], 2048)

@@ -106,8 +106,8 @@ def test_active_owner_role_is_protected_so_removing_the_entry_is_refused(run):
 
 def test_temp_file_limit_is_one_gibibyte_per_login_role_by_default(run):
     limit = run().by_name("acme-temp-file-limit")
-    assert {k: limit.inputs[k] for k in ("role", "kilobytes", "host", "port", "dbname", "user")} == {
-        "role": "acme", "kilobytes": 1048576, "host": "db.example.internal", "port": 5432, "dbname": "app", "user": "postgres",
+    assert {k: limit.inputs[k] for k in ("roles", "kilobytes", "host", "port", "dbname", "user")} == {
+        "roles": ["acme"], "kilobytes": 1048576, "host": "db.example.internal", "port": 5432, "dbname": "app", "user": "postgres",
     }
     assert "password" in limit.secret_inputs
 
