@@ -403,3 +403,17 @@ def test_a_large_fleet_applies_in_parallel_without_catalog_conflicts(deployment)
         assert admin.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'tenant\\_%'").fetchone() == (40,)
         granted = admin.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'tenant\\_%' AND has_database_privilege(oid, 'app', 'CONNECT')").fetchone()
     assert granted == (40,)
+
+
+def test_a_forgotten_retained_tenant_is_purged_by_adopting_it_for_purge(deployment):
+    deployment.write([ACME])
+    deployment.up()
+    write_rows(deployment.connections["acme"])
+    offboard(deployment)
+    deployment.write([])
+    deployment.up()
+    deployment.write([{**ACME, "adopt": True, "state": "offboarded", "on_remove": "purge"}])
+    deployment.up()
+    deployment.write([])
+    deployment.up()
+    assert (role_exists(deployment.pg, "acme"), schema_exists(deployment.pg, "acme")) == (False, False)
