@@ -46,7 +46,7 @@ def fleet(pg_server, tmp_path_factory):
             tenant.execute("CREATE TABLE private_rows (id int, secret text)")
             tenant.execute("INSERT INTO private_rows VALUES (1, %s)", (f"{name}'s secret",))
     yield deployment
-    deployment.destroy()
+    deployment.forget()
     reset_server(pg_server)
 
 
@@ -54,11 +54,11 @@ def test_a_second_preview_shows_no_changes(fleet):
     fleet.preview_expects_no_changes()
 
 
-def test_destroy_after_up_leaves_no_tenant_role(fleet, pg_server, tmp_path):
+def test_destroy_of_a_tenant_marked_for_purge_leaves_no_tenant_role(fleet, pg_server, tmp_path):
     create_database(pg_server, "other")
     stack = stack_for(pg_server, tmp_path / "tenants", "other")
     deployment = CliDeployment(pg_server, stack, tmp_path / "project")
-    deployment.write([{"name": "transient"}])
+    deployment.write([{"name": "transient", "on_remove": "purge"}])
     deployment.up()
     deployment.destroy()
     with pg_server.admin_connect() as admin:

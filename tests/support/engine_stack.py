@@ -74,6 +74,11 @@ class CliDeployment:
         self.stack.destroy(on_output=lambda _line: None)
         self.stack.workspace.remove_stack("engine")
 
+    def forget(self) -> None:
+        """Drop the stack without deleting anything: active tenants' roles are protected, and
+        the caller resets the server itself."""
+        self.stack.workspace.remove_stack("engine", force=True)
+
     @property
     def connections(self) -> dict[str, dict[str, Any]]:
         output = self.outputs["connections"]
