@@ -248,12 +248,14 @@ def run_program(
     preview: bool = False,
     deterministic: bool = True,
     prior: list[Registration] | None = None,
+    program_dir: Path | None = None,
 ) -> ProgramRun:
     """Run `__main__.py` with the given stack config (keys like "pg-tenants:servers").
 
     Non-string config values are JSON-encoded as the CLI does for structured config.
     A program error is captured in `ProgramRun.error`, not raised. `prior` is the state of the
     previous run: random resources whose inputs did not change keep their values, as in Pulumi.
+    `program_dir` runs the `__main__.py` of another directory (e.g. a frozen earlier program).
     """
     import json
 
@@ -269,7 +271,7 @@ def run_program(
         sys.path.insert(0, str(PROJECT_DIR))
 
     def program() -> None:
-        runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
+        runpy.run_path(str((program_dir or PROJECT_DIR) / "__main__.py"), run_name="__main__")
 
     try:
         _sync_await(run_pulumi_func(program))
