@@ -2,6 +2,9 @@
 
 Run: python -m benchmarks.program_benchmark [SIZES...]   (default 100 1000 5000)
 Each size runs in its own process so peak RSS is that run's alone.
+`python -m benchmarks.program_benchmark --counts` prints the resources one tenant of each
+kind registers, for this program and for the previous ownership model
+(tests/fixtures/previous_model), side by side.
 """
 
 from __future__ import annotations
@@ -41,7 +44,50 @@ def measure(size: int) -> dict[str, float]:
     }
 
 
+# One tenant of each kind; the stack has no other tenant, so its hardening is counted apart.
+TENANT_KINDS: dict[str, dict[str, object]] = {
+    "generated password": {},
+    "zero-downtime rotation": {"zero_downtime_rotation": True},
+    "marked for purge": {"on_remove": "purge"},
+    "suspended": {"state": "suspended"},
+    "offboarded": {"state": "offboarded"},
+}
+# The previous model had no offboarded state: offboarding removed the entry and its resources.
+NEW_KINDS = frozenset({"offboarded"})
+
+
+def resource_counts(kind: dict[str, object], program_dir: Path | None, settings: dict[str, object]) -> int:
+    """Resources one tenant registers, its component included."""
+    from tests.support.program_run import run_program
+    from tests.support.stack import one_server_stack, write_tenant_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tenants_dir = Path(tmp) / "tenants"
+        write_tenant_file(tenants_dir, "fleet.yaml", [{"name": "acme", **kind}])
+        stack = one_server_stack(tenants_dir)
+        stack.settings.update(settings)
+        values, secret_keys = stack.as_pulumi_config()
+        run = run_program(values, secret_keys, program_dir=program_dir)
+    if run.error:
+        raise run.error
+    component = next(r for r in run.registrations if r.type == "pg-tenants:index:Tenant")
+    return 1 + sum(1 for r in run.registrations if r.parent == component.urn)
+
+
+def print_counts() -> None:
+    from tests.fixtures.previous_model import PREVIOUS_SETTINGS, PROGRAM_DIR
+
+    print(f"{'tenant kind':<24} {'previous model':>15} {'this program':>13}")
+    for label, kind in TENANT_KINDS.items():
+        before = "0 (entry removed)" if label in NEW_KINDS else resource_counts(kind, PROGRAM_DIR, PREVIOUS_SETTINGS)
+        after = resource_counts(kind, None, {})
+        print(f"{label:<24} {before:>15} {after:>13}")
+
+
 def main(argv: list[str]) -> None:
+    if argv[:1] == ["--counts"]:
+        print_counts()
+        return
     if argv[:1] == ["--one"]:
         print(json.dumps(measure(int(argv[1]))))
         return
