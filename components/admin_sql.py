@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pulumi
 from pulumi.dynamic import Resource
 
-from pg_tenants.admin_sql import OwnedObjectsPurgeProvider, RoleTempFileLimitProvider
+from pg_tenants.admin_sql import OwnedObjectsPurgeProvider, PasswordRemovalProvider, RoleTempFileLimitProvider
 from pg_tenants.stack_config import ServerSettings
 
 
@@ -34,3 +34,9 @@ class OwnedObjectsPurge(Resource):
     def __init__(self, name: str, connection: dict[str, pulumi.Input[object]], roles: Sequence[pulumi.Input[str]],
                  opts: pulumi.ResourceOptions | None = None) -> None:  # fmt: skip
         super().__init__(OwnedObjectsPurgeProvider(), name, {**connection, "roles": list(roles)}, opts)
+
+
+class PasswordRemoval(Resource):
+    def __init__(self, name: str, connection: dict[str, pulumi.Input[object]], role: pulumi.Input[str],
+                 opts: pulumi.ResourceOptions | None = None) -> None:  # fmt: skip
+        super().__init__(PasswordRemovalProvider(), name, {**connection, "role": role}, opts)

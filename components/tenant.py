@@ -23,7 +23,7 @@ from pg_tenants.connection_formats import Credentials
 from pg_tenants.scram import SALT_BYTES, scram_sha256_verifier
 from pg_tenants.stack_config import ServerSettings
 from pg_tenants.tenant_model import Tenant
-from components.admin_sql import OwnedObjectsPurge, RoleTempFileLimit
+from components.admin_sql import OwnedObjectsPurge, PasswordRemoval, RoleTempFileLimit
 from pg_tenants.tenant_privileges import DATABASE_PRIVILEGES, SCHEMA_PRIVILEGES
 
 PASSWORD_LENGTH = 32
@@ -82,15 +82,16 @@ class TenantResources(pulumi.ComponentResource):
                 if tenant.rotation % 2:
                     logins.reverse()
         else:
-            # Offboarding replaces the password with one nobody is given, so the old credentials
-            # stay dead even if LOGIN came back by hand (the provider cannot clear a password).
-            generation = "offboarded" if tenant.state == "offboarded" else str(tenant.rotation)
-            password = self._password("", generation)
+            password = self._password("", str(tenant.rotation)) if tenant.login_roles else None
             owner = self._owner_role(password=password, login=tenant.state == "active")
-            if tenant.login_roles:
+            if password is not None:
                 logins = [_Login(owner, password, "")]
         schema = self._schema(owner)
         children: list[pulumi.Resource] = [owner, schema, self._schema_grant(owner, schema)]
+        if tenant.state == "offboarded" and not tenant.zero_downtime_rotation:
+            # Old credentials stay dead even if LOGIN came back by hand.
+            name, opts = self._child("password-removal", depends_on=[owner])
+            children.append(PasswordRemoval(name, args.admin_connection, owner.name, opts=opts))
         for login in logins:
             children += [login.role, self._connect_grant(login)]
         if logins and tenant.temp_file_limit >= 0:

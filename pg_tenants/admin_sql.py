@@ -1,8 +1,11 @@
-"""Two things pulumi-postgresql cannot declare, run by Pulumi dynamic providers as the admin.
+"""What pulumi-postgresql cannot declare, run by Pulumi dynamic providers as the admin.
 
 - `RoleTempFileLimitProvider`: `ALTER ROLE … SET temp_file_limit` (the provider's Role has
   arguments for search_path and two timeouts only). temp_file_limit is a superuser-only
   parameter, so the tenant cannot lift what is set here.
+- `PasswordRemovalProvider`: `ALTER ROLE … PASSWORD NULL` for an offboarded tenant. The
+  provider's Role leaves the old password in place when the argument is removed
+  (resource_postgresql_role.go setRolePassword: "Nothing to set").
 - `OwnedObjectsPurgeProvider`: on delete, `DROP OWNED BY` the tenant's roles in its database,
   large objects included. The provider's own Role delete would first `REASSIGN OWNED` to the
   admin, handing the tenant's code to it; tenant roles skip that, and purge comes here.
@@ -63,6 +66,23 @@ def _reset_limit(conn: psycopg.Connection, roles: list[str]) -> None:
     for role in roles:
         if _role_exists(conn, role):
             conn.execute(sql.SQL("ALTER ROLE {} RESET temp_file_limit").format(sql.Identifier(role)))
+
+
+class PasswordRemovalProvider(ResourceProvider):
+    """Inputs: the connection keys and `role`. Delete does nothing: a later password is the Role's."""
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        self._clear(props)
+        return CreateResult(id_=props["role"], outs=props)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        self._clear(news)
+        return UpdateResult(outs=news)
+
+    @staticmethod
+    def _clear(props: dict[str, Any]) -> None:
+        with connect(props) as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD NULL").format(sql.Identifier(props["role"])))
 
 
 class OwnedObjectsPurgeProvider(ResourceProvider):

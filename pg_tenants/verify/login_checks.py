@@ -29,7 +29,7 @@ _DENIED = (errors.InsufficientPrivilege, errors.InvalidSchemaName)
 @dataclass(frozen=True)
 class LoginResult:
     tenant: str
-    status: str  # "ok"; "failed"; "refused" (a suspended tenant, as it should be); "skipped"
+    status: str  # "ok"; "failed"; "refused" (a suspended tenant, as it should be); "skipped" (also: offboarded)
     findings: tuple[Finding, ...]
 
 
@@ -72,6 +72,8 @@ def _first_line(text: str) -> str:
 
 def check_tenant(tenant: Tenant, neighbour: Tenant | None) -> LoginResult:
     """Log in as `tenant`; `neighbour` is another tenant of the same database to probe against."""
+    if tenant.offboarded:  # nothing may log in, and there are no credentials to try
+        return LoginResult(tenant.name, "skipped", ())
     if not tenant.has_credentials:
         return LoginResult(tenant.name, "skipped", (Finding(
             tenant.name, Code.NO_CREDENTIALS, tenant.role, "no password in the `connections` output"),))

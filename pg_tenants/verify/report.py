@@ -28,7 +28,9 @@ def as_json(result: VerifyResult) -> str:
                 "schema": r.tenant.schema,
                 "server": r.tenant.server,
                 "database": r.tenant.database,
+                "state": r.tenant.state,
                 "login": r.login,
+                "large_objects": r.large_objects,
                 "verdict": "pass" if not r.findings else "fail",
                 "findings": [f.as_json() for f in r.findings],
             }
@@ -50,18 +52,22 @@ def _summary_counts(result: VerifyResult) -> dict[str, int]:
 
 def as_table(result: VerifyResult) -> str:
     headers = ("TENANT", "ROLE", "SCHEMA", "DATABASE", "LOGIN", "VERDICT")
-    rows: list[tuple[tuple[str, ...], list[Finding]]] = []
+    # (cells, findings, large objects of the tenant's owner role)
+    rows: list[tuple[tuple[str, ...], list[Finding], int]] = []
     for r in result.tenants:
         t = r.tenant
-        rows.append(((t.name, t.role, t.schema, t.database, r.login, FAIL if r.findings else PASS), r.findings))
+        rows.append(((t.name, t.role, t.schema, t.database, r.login, FAIL if r.findings else PASS),
+                     r.findings, r.large_objects))
     by_subject: dict[str, list[Finding]] = {}
     for finding in result.database_findings:
         by_subject.setdefault(finding.subject, []).append(finding)
-    rows += [((f"({subject})", "", "", "", "", FAIL), findings) for subject, findings in by_subject.items()]
-    widths = [max([len(h), *(len(cells[i]) for cells, _ in rows)]) for i, h in enumerate(headers)]
+    rows += [((f"({subject})", "", "", "", "", FAIL), findings, 0) for subject, findings in by_subject.items()]
+    widths = [max([len(h), *(len(cells[i]) for cells, _, _ in rows)]) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
-    for cells, findings in rows:
+    for cells, findings, large_objects in rows:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip())
+        if large_objects:  # the tenant's own data: shown, never a finding
+            lines.append(f"    large objects: {large_objects} (owned by {cells[1]})")
         for finding in findings:
             lines.append(f"    - {finding.code.value}: {finding.message}")
             lines.append(f"      fix: {finding.fix}")

@@ -36,8 +36,9 @@ class VerifyOptions:
 @dataclass
 class TenantResult:
     tenant: Tenant
-    login: str  # "ok", "failed", "refused" (suspended, as it should be) or "skipped"
+    login: str  # "ok", "failed", "refused" (suspended, as it should be) or "skipped" (also: offboarded)
     findings: list[Finding] = field(default_factory=list)
+    large_objects: int = 0  # owned by the tenant's owner role: its data, not a finding
 
 
 @dataclass
@@ -65,8 +66,10 @@ def _admin_connect(access: ServerAccess, sample: Tenant, dbname: str) -> psycopg
             f"admin login to database {dbname} failed: {redact(str(error).strip(), secrets)}") from None
 
 
-def _catalog_findings(fleet: Fleet, options: VerifyOptions) -> list[Finding]:
+def _catalog_findings(fleet: Fleet, options: VerifyOptions) -> tuple[list[Finding], dict[str, int]]:
+    """Findings of the catalog checks, and the large objects each tenant's owner role owns."""
     findings: list[Finding] = []
+    large_objects: dict[str, int] = {}
     for server, tenants in fleet.by_server().items():
         access = options.access_for(server)
         databases = sorted({t.database for t in tenants})
@@ -76,8 +79,11 @@ def _catalog_findings(fleet: Fleet, options: VerifyOptions) -> list[Finding]:
                 ctx = catalog_checks.admin_context(conn, access.admin_role)
                 if index == 0:  # roles are cluster-wide: once per server is enough
                     findings += catalog_checks.check_roles(conn, tenants, ctx)
-                findings += catalog_checks.check_database(conn, tenants, ctx)
-    return findings
+                checks = catalog_checks.check_database(conn, tenants, ctx)
+                findings += checks.findings
+                for name, count in checks.large_objects.items():
+                    large_objects[name] = large_objects.get(name, 0) + count
+    return findings, large_objects
 
 
 def neighbours(tenants: Sequence[Tenant]) -> dict[str, Tenant | None]:
@@ -95,11 +101,12 @@ def neighbours(tenants: Sequence[Tenant]) -> dict[str, Tenant | None]:
 
 def _login_results(fleet: Fleet, options: VerifyOptions, progress: Progress | None) -> dict[str, login_checks.LoginResult]:
     near = neighbours(fleet.tenants)
-    results: dict[str, login_checks.LoginResult] = {}
+    # An offboarded tenant has no credentials and nothing that may log in: no attempt.
+    results = {t.name: login_checks.LoginResult(t.name, "skipped", ()) for t in fleet.tenants if t.offboarded}
     total = len(fleet.tenants)
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        futures = [pool.submit(login_checks.check_tenant, t, near[t.name]) for t in fleet.tenants]
-        for done, future in enumerate(as_completed(futures), start=1):
+        futures = [pool.submit(login_checks.check_tenant, t, near[t.name]) for t in fleet.tenants if not t.offboarded]
+        for done, future in enumerate(as_completed(futures), start=len(results) + 1):
             result = future.result()
             results[result.tenant] = result
             if progress is not None:
@@ -116,7 +123,7 @@ def verify_fleet(fleet: Fleet, options: VerifyOptions, progress: Progress | None
     started = time.monotonic()
     admin_passwords = [a.params.get("password", "") for a in [options.default_access, *options.access.values()]]
     secrets = [*fleet.passwords, os.environ.get("PGPASSWORD", ""), *admin_passwords]
-    catalog = _catalog_findings(fleet, options)
+    catalog, large_objects = _catalog_findings(fleet, options)
     logins = _login_results(fleet, options, progress) if options.hands_on else {}
     by_subject: dict[str, list[Finding]] = {}
     for finding in dedupe(_scrub([*catalog, *(f for r in logins.values() for f in r.findings)], secrets)):
@@ -125,6 +132,7 @@ def verify_fleet(fleet: Fleet, options: VerifyOptions, progress: Progress | None
     for tenant in fleet.tenants:
         login = logins.get(tenant.name)
         status = "skipped" if login is None else login.status
-        tenant_results.append(TenantResult(tenant, status, by_subject.pop(tenant.name, [])))
+        tenant_results.append(TenantResult(tenant, status, by_subject.pop(tenant.name, []),
+                                           large_objects.get(tenant.name, 0)))
     database_findings = [f for group in by_subject.values() for f in group]
     return VerifyResult(tenant_results, database_findings, time.monotonic() - started)

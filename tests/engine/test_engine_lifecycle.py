@@ -15,7 +15,7 @@ from tests.postgres.test_tenant_lifecycle_on_postgres import (  # noqa: F401 - c
     test_objects_made_through_either_login_role_belong_to_the_owner,
     test_offboarded_role_holds_nothing_outside_its_schema,
     test_offboarded_tenant_cannot_log_in_and_keeps_every_row,
-    test_offboarded_tenant_role_stays_without_login_and_with_a_password_nobody_has,
+    test_offboarded_tenant_role_stays_without_login_or_password,
     test_offboarding_does_not_touch_other_tenants,
     test_offboarding_never_hands_the_tenants_tables_to_the_admin,
     test_purge_leaves_no_role_schema_or_large_object,

@@ -1,9 +1,11 @@
 """`pg-tenants verify` against a real PostgreSQL: a correct fleet passes, each tampering is named.
 
-The fleet is provisioned here with plain SQL exactly as "correctly provisioned" is defined
-(client-computed SCRAM verifiers, admin-owned schemas, USAGE+CREATE, CONNECT, default
-privileges, hardened databases), then tampered with as an operator or an attacker might.
-Roles are cluster-wide, so every test gets its own database and role-name suffix.
+The fleet is provisioned here with plain SQL exactly as docs/ownership-model.md defines it
+(client-computed SCRAM verifiers, admin-owned schemas, USAGE+CREATE for the owner role,
+CONNECT and temp_file_limit for each role that logs in, zero-downtime login slots NOINHERIT
+with `SET role` to the owner, no default privileges, hardened databases), then tampered with
+as an operator or an attacker might. Roles are cluster-wide, so every test gets its own
+database and role-name suffix.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import secrets
 import string
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -21,7 +23,6 @@ import pytest
 import yaml
 from psycopg import sql
 
-from pg_tenants.tenant_privileges import DEFAULT_PRIVILEGES
 from pg_tenants.cli import main
 from pg_tenants.connection_formats import Credentials
 from pg_tenants.local_postgres import RunningPostgres, pg_versions_under_test, running_postgres
@@ -30,6 +31,10 @@ from pg_tenants.scram import scram_sha256_verifier
 PROTECTED_DATABASES = ("postgres", "template1")
 TENANT_NAMES = ("acme", "globex", "initech")
 PASSWORD_ALPHABET = string.ascii_letters + string.digits + string.punctuation
+# What docs/ownership-model.md gives every tenant role by default (the stack's
+# defaultConnectionLimit and defaultTempFileLimit), written out as the model states them.
+CONNECTION_LIMIT = 20
+TEMP_FILE_LIMIT_KB = 1048576
 
 
 # ----------------------------------------------------------------------------- fixture helper
@@ -38,11 +43,16 @@ PASSWORD_ALPHABET = string.ascii_letters + string.digits + string.punctuation
 @dataclass(frozen=True)
 class ProvisionedTenant:
     name: str
-    role: str  # holds the grants
+    role: str  # the owner role: holds the schema privileges, owns the tenant's objects
     schema: str
-    password: str  # of the first login role
-    login_roles: tuple[str, ...]  # (role,), or (role_a, role_b) with zero-downtime rotation
+    password: str | None  # of the first login role; None once offboarded
+    login_roles: tuple[str, ...]  # (role,), (role_a, role_b) with zero-downtime rotation, () once offboarded
     previous_password: str | None = None  # of the second login role
+    state: str = "active"
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        return tuple(r for r in self.login_roles if r != self.role)
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,8 @@ class ProvisionedFleet:
     pg: RunningPostgres
     database: str
     tenants: dict[str, ProvisionedTenant]
+    suffix: str = ""
+    extra_roles: list[str] = field(default_factory=list)  # made by a test; dropped with the fleet
 
     def credentials(self, user: str, password: str) -> dict:
         return Credentials(host=self.pg.host, port=self.pg.port, database=self.database, user=user,
@@ -59,11 +71,14 @@ class ProvisionedFleet:
         """What `pulumi stack output --json --show-secrets` would print for this fleet."""
         connections = {}
         for t in self.tenants.values():
+            if t.password is None:  # offboarded: no credentials
+                continue
             connections[t.name] = self.credentials(t.login_roles[0], t.password)
             if t.previous_password is not None:
                 connections[t.name]["previous"] = self.credentials(t.login_roles[1], t.previous_password)
         return {
-            "tenants": {t.name: {"schema": t.schema, "username": t.role, "server": "main", "database": self.database}
+            "tenants": {t.name: {"schema": t.schema, "username": t.role, "server": "main", "database": self.database,
+                                 "state": t.state}
                         for t in self.tenants.values()},
             "connections": connections,
         }
@@ -77,6 +92,14 @@ class ProvisionedFleet:
     def schema(self, name: str) -> sql.Identifier:
         return sql.Identifier(self.tenants[name].schema)
 
+    def make_role(self, label: str, options: str = "NOLOGIN") -> str:
+        """A role outside the fleet (dropped with it), e.g. `CREATE ROLE helper_<suffix> NOLOGIN`."""
+        name = f"{label}_{self.suffix}"
+        with self.pg.admin_connect() as conn:
+            conn.execute(sql.SQL("CREATE ROLE {} " + options).format(sql.Identifier(name)))
+        self.extra_roles.append(name)
+        return name
+
 
 def harden_protected_databases(pg: RunningPostgres) -> None:
     with pg.admin_connect() as conn:
@@ -88,7 +111,8 @@ def _password() -> str:
     return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(32))
 
 
-def _create_role(conn: psycopg.Connection, role: str, schema: str, password: str | None, login: bool) -> None:
+def _create_role(conn: psycopg.Connection, role: str, schema: str, password: str | None, *, login: bool,
+                 inherit: bool) -> None:
     secret = sql.SQL("")
     if password is not None:
         # A client-computed SCRAM verifier, as the program sends it: the plaintext never reaches the server.
@@ -96,18 +120,23 @@ def _create_role(conn: psycopg.Connection, role: str, schema: str, password: str
         secret = sql.SQL(" PASSWORD {}").format(sql.Literal(verifier))
     conn.execute(sql.SQL(
         "CREATE ROLE {} WITH {}{} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-        "NOBYPASSRLS INHERIT CONNECTION LIMIT -1 VALID UNTIL 'infinity'").format(
-        sql.Identifier(role), sql.SQL("LOGIN" if login else "NOLOGIN"), secret))
+        "NOBYPASSRLS {} CONNECTION LIMIT {} VALID UNTIL 'infinity'").format(
+        sql.Identifier(role), sql.SQL("LOGIN" if login else "NOLOGIN"), secret,
+        sql.SQL("INHERIT" if inherit else "NOINHERIT"), sql.Literal(CONNECTION_LIMIT)))
     conn.execute(sql.SQL("ALTER ROLE {} SET search_path TO {}").format(sql.Identifier(role), sql.Identifier(schema)))
 
 
 def provision_fleet(pg: RunningPostgres, database: str, names: Sequence[str], suffix: str, *,
-                    zero_downtime: Collection[str] = (), suspended: Collection[str] = ()) -> ProvisionedFleet:
+                    zero_downtime: Collection[str] = (), suspended: Collection[str] = (),
+                    offboarded: Collection[str] = ()) -> ProvisionedFleet:
     """Create a database and its tenants as the program would leave them after `pulumi up`.
 
-    `zero_downtime` tenants get a NOLOGIN owner role holding the grants and two login roles
-    (`<role>_a`, `<role>_b`) that are members of it and act as it; `suspended` tenants' login
-    roles are NOLOGIN.
+    The owner role `<name>_<suffix>` is INHERIT and holds USAGE, CREATE on the schema.
+    `zero_downtime` tenants get a NOLOGIN owner role without a password, and two login slots
+    (`<owner>_a`, `<owner>_b`): NOINHERIT members of it that switch to it at login (`SET
+    role`). Each role that logs in holds CONNECT and has temp_file_limit set. `suspended`
+    tenants' login roles are NOLOGIN; `offboarded` tenants keep only a NOLOGIN, passwordless
+    owner role with its schema privileges, no CONNECT and no slots.
     """
     admin = sql.Identifier(pg.admin_user)
     db = sql.Identifier(database)
@@ -120,41 +149,45 @@ def provision_fleet(pg: RunningPostgres, database: str, names: Sequence[str], su
         for name in names:
             owner = f"{name}_{suffix}"
             split = name in zero_downtime
-            tenant = ProvisionedTenant(name, owner, name, _password(),
-                                       (f"{owner}_a", f"{owner}_b") if split else (owner,),
-                                       _password() if split else None)
+            state = "offboarded" if name in offboarded else "suspended" if name in suspended else "active"
+            if state == "offboarded":
+                tenant = ProvisionedTenant(name, owner, name, None, (), None, state)
+            elif split:
+                tenant = ProvisionedTenant(name, owner, name, _password(), (f"{owner}_a", f"{owner}_b"), _password(), state)
+            else:
+                tenant = ProvisionedTenant(name, owner, name, _password(), (owner,), None, state)
             tenants[name] = tenant
             role, schema = sql.Identifier(tenant.role), sql.Identifier(tenant.schema)
-            can_log_in = name not in suspended
-            _create_role(conn, tenant.role, tenant.schema, None if split else tenant.password, can_log_in and not split)
-            if split:
-                for login_role, password in zip(tenant.login_roles, (tenant.password, tenant.previous_password)):
-                    _create_role(conn, login_role, tenant.schema, password, can_log_in)
-                    conn.execute(sql.SQL("GRANT {} TO {}").format(role, sql.Identifier(login_role)))
-                    conn.execute(sql.SQL("ALTER ROLE {} SET role TO {}").format(
-                        sql.Identifier(login_role), sql.Literal(tenant.role)))
+            owner_logs_in = tenant.login_roles == (owner,)
+            _create_role(conn, owner, tenant.schema, tenant.password if owner_logs_in else None,
+                         login=owner_logs_in and state == "active", inherit=True)
+            for slot, password in zip(tenant.slots, (tenant.password, tenant.previous_password)):
+                _create_role(conn, slot, tenant.schema, password, login=state == "active", inherit=False)
+                conn.execute(sql.SQL("GRANT {} TO {}").format(role, sql.Identifier(slot)))
+                conn.execute(sql.SQL("ALTER ROLE {} SET role TO {}").format(sql.Identifier(slot), sql.Literal(owner)))
             conn.execute(sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(schema, admin))
             conn.execute(sql.SQL("GRANT CREATE, USAGE ON SCHEMA {} TO {}").format(schema, role))
-            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, role))
-            for object_type, privileges in DEFAULT_PRIVILEGES.items():
-                conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT {} ON {} TO {}").format(
-                    admin, schema, sql.SQL(", ").join(map(sql.SQL, privileges)), sql.SQL(f"{object_type.upper()}S"), role))
+            for login_role in tenant.login_roles:
+                conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, sql.Identifier(login_role)))
+                conn.execute(sql.SQL("ALTER ROLE {} SET temp_file_limit = {}").format(
+                    sql.Identifier(login_role), sql.Literal(TEMP_FILE_LIMIT_KB)))
         conn.commit()
-    return ProvisionedFleet(pg, database, tenants)
+    return ProvisionedFleet(pg, database, tenants, suffix)
 
 
 def drop_fleet(fleet: ProvisionedFleet) -> None:
     with fleet.pg.admin_connect() as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(fleet.database)))
         existing = {row[0] for row in conn.execute("SELECT rolname FROM pg_roles")}
+        names = {*fleet.extra_roles}
         for tenant in fleet.tenants.values():
-            for name in sorted({*tenant.login_roles, tenant.role}):
-                if name not in existing:
-                    continue
-                role = sql.Identifier(name)
-                for database in PROTECTED_DATABASES:  # a test may have granted CONNECT there
-                    conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(sql.Identifier(database), role))
-                conn.execute(sql.SQL("DROP ROLE {}").format(role))
+            # _a and _b too: a test may have left a slot behind an offboarded tenant.
+            names |= {*tenant.login_roles, tenant.role, f"{tenant.role}_a", f"{tenant.role}_b"}
+        for name in sorted(names & existing):
+            role = sql.Identifier(name)
+            for database in PROTECTED_DATABASES:  # a test may have granted CONNECT there
+                conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(sql.Identifier(database), role))
+            conn.execute(sql.SQL("DROP ROLE {}").format(role))
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -169,7 +202,7 @@ def server(request) -> Iterator[RunningPostgres]:
 
 @pytest.fixture
 def provision(server, monkeypatch) -> Iterator:
-    """Provision fleets for one test (`provision(zero_downtime=..., suspended=...)`); dropped afterwards."""
+    """Provision fleets for one test (`provision(zero_downtime=..., suspended=..., offboarded=...)`); dropped afterwards."""
     made: list[ProvisionedFleet] = []
     # The admin login comes from the environment, as in a pipeline.
     monkeypatch.setenv("PG_TENANTS_ADMIN_CONNINFO", server.admin_conninfo())
@@ -192,9 +225,17 @@ def fleet(provision) -> ProvisionedFleet:
 
 
 def write_declarations(fleet: ProvisionedFleet, project: Path, **per_tenant: dict) -> Path:
-    """Tenant files and a stack config declaring `fleet`, for verify's "as declared" checks."""
-    entries = [{"name": t.name, "username": t.role, "schema": t.schema, **per_tenant.get(t.name, {})}
-               for t in fleet.tenants.values()]
+    """Tenant files and a stack config declaring `fleet` as provisioned (defaults of the stack
+    for connection_limit and temp_file_limit), for verify's "as declared" checks; `per_tenant`
+    adds or overrides fields of one tenant's entry."""
+    entries = []
+    for t in fleet.tenants.values():
+        entry: dict = {"name": t.name, "username": t.role, "schema": t.schema}
+        if t.state != "active":
+            entry["state"] = t.state
+        if t.slots:
+            entry["zero_downtime_rotation"] = True
+        entries.append({**entry, **per_tenant.get(t.name, {})})
     (project / "tenants").mkdir(parents=True, exist_ok=True)
     (project / "tenants" / "tenants.yaml").write_text(yaml.safe_dump({"tenants": entries}, sort_keys=False))
     server = {"host": fleet.pg.host, "port": fleet.pg.port, "adminUsername": fleet.pg.admin_user,
@@ -467,15 +508,6 @@ def test_a_grant_on_schema_public_to_a_tenant_is_extra_grant(fleet, tmp_path):
     assert ("globex", "extra_grant", "CREATE on schema public") in run.findings()
 
 
-def test_revoked_default_privileges_are_default_privileges_missing(fleet, tmp_path):
-    tamper(fleet, sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} REVOKE EXECUTE ON FUNCTIONS FROM {}").format(
-        sql.Identifier(fleet.pg.admin_user), fleet.schema("acme"), fleet.role("acme")))
-
-    run = run_verify(fleet, tmp_path)
-
-    assert ("acme", "default_privileges_missing", "functions: EXECUTE") in run.findings()
-
-
 def test_a_dropped_role_is_role_missing_and_cannot_log_in(fleet, tmp_path):
     with fleet.admin() as conn:
         role = fleet.role("initech")
@@ -540,7 +572,7 @@ def test_a_suspended_tenant_that_can_log_in_again_is_reported(provision, tmp_pat
 
 
 def test_a_connection_limit_other_than_declared_is_a_role_attribute_finding(fleet, tmp_path):
-    stack_file = write_declarations(fleet, tmp_path, acme={"connection_limit": 20})
+    stack_file = write_declarations(fleet, tmp_path, acme={"connection_limit": 5})
 
     run = run_verify(fleet, tmp_path, "--stack-config", str(stack_file))
 

@@ -53,18 +53,20 @@ def test_reactivating_restores_login_with_the_same_password(edit):
     assert after.by_name("acme-role").inputs["password"] == before.by_name("acme-role").inputs["password"]
 
 
-def test_offboarding_drops_login_and_connect_and_replaces_the_password_with_one_nobody_gets(edit):
+def test_offboarding_drops_login_password_and_connect_and_clears_the_stored_password(edit):
     before, after = edit(THREE_TENANTS, with_acme(state="offboarded"))
     assert changed_urns(before, after) == {
-        urn(PASSWORD, "acme-password"): {"keepers"},
+        urn(PASSWORD, "acme-password"): {"removed"},
+        urn(BYTES, "acme-role-scram-salt"): {"removed"},
         urn(GRANT, "acme-database-connect"): {"removed"},
         urn(DYNAMIC, "acme-temp-file-limit"): {"removed"},
+        urn(DYNAMIC, "acme-password-removal"): {"added"},
         urn(ROLE, "acme-role"): {"login", "password"},
         urn(GRANT, "acme-schema-usage"): {"options"},
     }
     owner = after.by_name("acme-role")
-    assert owner.inputs["login"] is False
-    assert after.by_name("acme-password").inputs["keepers"] == {"rotation": "offboarded"}
+    assert owner.inputs["login"] is False and "password" not in owner.inputs
+    assert after.by_name("acme-password-removal").inputs["role"] == "acme"
     assert (owner.protect, owner.retain_on_delete) == (False, True)
     assert after.by_name("acme-schema-usage").retain_on_delete is True
 
@@ -80,7 +82,7 @@ def test_removing_an_offboarded_entry_deletes_nothing_in_postgresql(edit):
     before, after = edit(with_acme(state="offboarded"), THREE_TENANTS[1:])
     removed = [r for r in before.registrations if r.urn in changed_urns(before, after)]
     # The component and its retained children: the engine forgets them, the provider deletes nothing.
-    assert {r.name for r in removed} == {"acme", "acme-role", "acme-schema", "acme-schema-usage", "acme-password", "acme-role-scram-salt"}
+    assert {r.name for r in removed} == {"acme", "acme-role", "acme-schema", "acme-schema-usage", "acme-password-removal"}
     assert all(r.retain_on_delete for r in removed if r.type in (ROLE, SCHEMA, GRANT))
 
 
