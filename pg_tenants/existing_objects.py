@@ -40,6 +40,7 @@ from psycopg.conninfo import make_conninfo
 from pg_tenants.problems import Problem
 from pg_tenants.stack_config import NAMESPACE, StackSettings
 from pg_tenants.tenant_model import Tenant
+from pg_tenants.valid_until import server_texts
 
 SKIP_HINT = f"or set {NAMESPACE}:checkExistingSchemas false to skip this check"
 MAX_LISTED = 20  # objects listed per schema; the rest are counted
@@ -49,6 +50,8 @@ MAX_LISTED = 20  # objects listed per schema; the rest are counted
 class ExistingObjects:
     problems: list[Problem]
     roles: frozenset[tuple[str, str]]  # (server, role) of tenants' roles that already exist
+    # (server, database, ISO 8601 expiry) -> the text the provider's Role Read gives back there.
+    valid_until_texts: dict[tuple[str, str, str], str]
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ def existing_objects(tenants: list[Tenant], settings: StackSettings, secret_valu
         placed[(tenant.server, tenant.database)].append(tenant)
     problems: list[Problem] = []
     existing_roles: set[tuple[str, str]] = set()
+    texts: dict[tuple[str, str, str], str] = {}
     for (server_key, database), group in sorted(placed.items()):
         server = settings.servers[server_key]
         conninfo = make_conninfo(
@@ -80,6 +84,7 @@ def existing_objects(tenants: list[Tenant], settings: StackSettings, secret_valu
                 roles = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", ([t.username for t in group],))}
                 adopted = sorted(t.schema for t in group if t.adopt and t.schema in schemas)
                 owned = _admin_owned_objects(conn, adopted, server.admin_username) if adopted else {}
+                expiries = server_texts(conn, [t.valid_until for t in group])
         except psycopg.Error as error:
             problems.append(
                 Problem(
@@ -90,12 +95,13 @@ def existing_objects(tenants: list[Tenant], settings: StackSettings, secret_valu
             )
             continue
         existing_roles |= {(server_key, role) for role in roles}
+        texts |= {(server_key, database, value): text for value, text in expiries.items()}
         problems += [p for t in group if (p := _problem(t, t.schema in schemas, t.username in roles)) is not None]
         for tenant in group:
             if tenant.adopt and tenant.schema in owned:
                 listed, total = owned[tenant.schema]
                 problems += owned_object_problems(tenant, listed, total, server.admin_username, role_exists=tenant.username in roles)
-    return ExistingObjects(problems, frozenset(existing_roles))
+    return ExistingObjects(problems, frozenset(existing_roles), texts)
 
 
 def _problem(tenant: Tenant, schema_exists: bool, role_exists: bool) -> Problem | None:

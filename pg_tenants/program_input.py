@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pg_tenants.existing_objects import existing_objects
@@ -10,6 +10,7 @@ from pg_tenants.problems import ConfigurationInvalid
 from pg_tenants.stack_config import StackSettings, configured_tenants_dir, settings_from_pulumi_config
 from pg_tenants.tenant_list import load_tenant_list, tenant_list_problems
 from pg_tenants.tenant_model import Tenant
+from pg_tenants.valid_until import utc_text
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,13 @@ def load_program_input(project_dir: Path) -> ProgramInput:
         raise ConfigurationInvalid(invalid.problems + tenants_problems) from None
     tenants = load_tenant_list(project_dir / settings.tenants_dir, settings, config)
     if not settings.check_existing_schemas:
-        return ProgramInput(settings, tenants, None)
+        # Without the catalogs, the text a server on UTC reads back (README: valid_until).
+        return ProgramInput(settings, [replace(t, valid_until=utc_text(t.valid_until)) for t in tenants], None)
     found = existing_objects(tenants, settings, config.secret_value)
     if found.problems:
         raise ConfigurationInvalid(found.problems)
-    return ProgramInput(settings, tenants, found.roles)
+    as_read_back = [
+        replace(t, valid_until=found.valid_until_texts.get((t.server, t.database, t.valid_until), t.valid_until))
+        for t in tenants
+    ]
+    return ProgramInput(settings, as_read_back, found.roles)

@@ -415,3 +415,13 @@ def test_a_forgotten_retained_tenant_is_purged_by_adopting_it_for_purge(deployme
     deployment.write([])
     deployment.up()
     assert (role_exists(deployment.pg, "acme"), schema_exists(deployment.pg, "acme")) == (False, False)
+
+
+def test_valid_until_is_declared_as_the_server_reads_it_back_in_its_time_zone(deployment):
+    with deployment.pg.admin_connect() as admin:
+        admin.execute("ALTER DATABASE app SET TimeZone = 'Europe/Berlin'")
+    deployment.write([{**ACME, "valid_until": "2027-12-31T23:59:59+00:00"}])
+    run = deployment.up()
+    assert run.by_name("acme-role").inputs["validUntil"] == "2028-01-01 00:59:59+01"
+    with deployment.pg.admin_connect() as admin:
+        assert admin.execute("SELECT rolvaliduntil = '2027-12-31T23:59:59+00:00' FROM pg_roles WHERE rolname = 'acme'").fetchone() == (True,)

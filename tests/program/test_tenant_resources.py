@@ -270,3 +270,8 @@ def test_no_plaintext_password_in_any_registered_input(run):
     for registration in result.registrations:
         text = json.dumps(registration.inputs)
         assert not any(p in text for p in passwords), registration.name
+
+
+def test_valid_until_is_declared_as_a_utc_server_reads_it_back_without_the_catalogs(run):
+    # resource_postgresql_role.go reads VALID UNTIL back as rolvaliduntil::text.
+    assert run().by_name("initech-role").inputs["validUntil"] == "2027-12-31 23:59:59+00"
