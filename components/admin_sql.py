@@ -7,7 +7,13 @@ from collections.abc import Sequence
 import pulumi
 from pulumi.dynamic import Resource
 
-from pg_tenants.admin_sql import OwnedObjectsPurgeProvider, PasswordRemovalProvider, RoleTempFileLimitProvider
+from pg_tenants.admin_sql import (
+    LoginHandoverProvider,
+    OwnedObjectsPurgeProvider,
+    PasswordRemovalProvider,
+    PublicPrivilegeRecordProvider,
+    RoleTempFileLimitProvider,
+)
 from pg_tenants.stack_config import ServerSettings
 
 
@@ -40,3 +46,18 @@ class PasswordRemoval(Resource):
     def __init__(self, name: str, connection: dict[str, pulumi.Input[object]], role: pulumi.Input[str],
                  opts: pulumi.ResourceOptions | None = None) -> None:  # fmt: skip
         super().__init__(PasswordRemovalProvider(), name, {**connection, "role": role}, opts)
+
+
+class PublicPrivilegeRecord(Resource):
+    """Takes PUBLIC's privileges on a database (`target="database"`) or on its schema `public`
+    (`target="public schema"`) away and gives back exactly what it took when deleted."""
+
+    def __init__(self, name: str, connection: dict[str, pulumi.Input[object]], database: str, target: str,
+                 opts: pulumi.ResourceOptions | None = None) -> None:  # fmt: skip
+        super().__init__(PublicPrivilegeRecordProvider(), name, {**connection, "database": database, "target": target}, opts)
+
+
+class LoginHandover(Resource):
+    def __init__(self, name: str, connection: dict[str, pulumi.Input[object]], slots: Sequence[pulumi.Input[str]],
+                 owner: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> None:  # fmt: skip
+        super().__init__(LoginHandoverProvider(), name, {**connection, "slots": list(slots), "owner": owner}, opts)

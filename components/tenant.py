@@ -23,7 +23,7 @@ from pg_tenants.connection_formats import Credentials
 from pg_tenants.scram import SALT_BYTES, scram_sha256_verifier
 from pg_tenants.stack_config import ServerSettings
 from pg_tenants.tenant_model import Tenant
-from components.admin_sql import OwnedObjectsPurge, PasswordRemoval, RoleTempFileLimit
+from components.admin_sql import LoginHandover, OwnedObjectsPurge, PasswordRemoval, RoleTempFileLimit
 from pg_tenants.tenant_privileges import DATABASE_PRIVILEGES, SCHEMA_PRIVILEGES
 
 PASSWORD_LENGTH = 32
@@ -77,8 +77,11 @@ class TenantResources(pulumi.ComponentResource):
         logins: list[_Login] = []
         if tenant.zero_downtime_rotation:
             owner = self._owner_role(password=None, login=False)
+            schema = self._schema(owner)
+            schema_grant = self._schema_grant(owner, schema)
             if tenant.login_roles:
-                logins = [self._login_slot(slot, owner) for slot in ("a", "b")]
+                # After the owner's schema grant: see _login_slot.
+                logins = [self._login_slot(slot, owner, after=schema_grant) for slot in ("a", "b")]
                 if tenant.rotation % 2:
                     logins.reverse()
         else:
@@ -86,14 +89,21 @@ class TenantResources(pulumi.ComponentResource):
             owner = self._owner_role(password=password, login=tenant.state == "active")
             if password is not None:
                 logins = [_Login(owner, password, "")]
-        schema = self._schema(owner)
-        children: list[pulumi.Resource] = [owner, schema, self._schema_grant(owner, schema)]
+            schema = self._schema(owner)
+            schema_grant = self._schema_grant(owner, schema)
+        children: list[pulumi.Resource] = [owner, schema, schema_grant]
         if tenant.state == "offboarded" and not tenant.zero_downtime_rotation:
             # Old credentials stay dead even if LOGIN came back by hand.
             name, opts = self._child("password-removal", depends_on=[owner])
             children.append(PasswordRemoval(name, args.admin_connection, owner.name, opts=opts))
         for login in logins:
             children += [login.role, self._connect_grant(login)]
+        slots = [login.role for login in sorted(logins, key=lambda login: login.suffix) if login.role is not owner]
+        if slots:
+            # Deleted before the slots and their grants (it depends on them): what the slots own
+            # goes to the owner, then their DROP ROLE can succeed.
+            name, opts = self._child("login-handover", depends_on=children[3:])
+            children.append(LoginHandover(name, args.admin_connection, [slot.name for slot in slots], owner.name, opts=opts))
         if logins and tenant.temp_file_limit >= 0:
             name, opts = self._child("temp-file-limit")
             # In slot order, so a rotation (which swaps current and previous) changes nothing here.
@@ -120,6 +130,20 @@ class TenantResources(pulumi.ComponentResource):
         aliases = [pulumi.Alias(name=f"{old}-{suffix}") for old in self._args.tenant.previous_names]
         return f"{key}-{suffix}", pulumi.ResourceOptions(parent=self, aliases=aliases, **options)
 
+    def _placement(self) -> dict[str, object]:
+        """Where the tenant's objects live: its roles' (and its retained objects') replacement trigger.
+
+        A change of server or database is a provider change, which pulumi-postgresql applies in
+        place (its DiffConfig replaces nothing): outputs would name a role that does not exist
+        there while the old one kept working. With the placement as `replacement_trigger` the
+        engine replaces them instead (step_generator.go:shouldTriggerReplace), and for an owner
+        role that is protected - an active or suspended tenant - that is refused during the
+        preview. State written before the trigger existed has none, which never triggers: the
+        upgrade replaces nothing.
+        """
+        server, tenant = self._args.server, self._args.tenant
+        return {"host": server.host, "port": server.port, "database": tenant.database}
+
     def _schema(self, owner: postgresql.Role) -> postgresql.Schema:
         tenant = self._args.tenant
         purge = tenant.on_remove == "purge"
@@ -133,6 +157,8 @@ class TenantResources(pulumi.ComponentResource):
             # Removing the entry keeps the schema and its data unless purge was applied first.
             retain_on_delete=not purge,
             protect=self._args.protect_schemas and not purge,
+            # Replaced on a move only while retained: a purge schema's delete is DROP … CASCADE.
+            replacement_trigger=None if purge else self._placement(),
             **adopt,
         )
         # Owned by the admin so the tenant cannot drop or rename it. The provider would take
@@ -175,10 +201,12 @@ class TenantResources(pulumi.ComponentResource):
         member_of: postgresql.Role | None = None,
         protect: bool = False,
         retain_on_delete: bool = False,
+        after: Sequence[pulumi.Resource] = (),
     ) -> postgresql.Role:
         tenant = self._args.tenant
         adopt = {"import_": role_name, "ignore_changes": ADOPTED_ROLE_IGNORES} if self._args.import_role else {}
-        name, opts = self._child(suffix, protect=protect, retain_on_delete=retain_on_delete, **adopt)
+        name, opts = self._child(suffix, protect=protect, retain_on_delete=retain_on_delete,
+                                 replacement_trigger=self._placement(), depends_on=list(after), **adopt)
         verifier = None
         if password is not None:
             verifier = pulumi.Output.secret(
@@ -211,7 +239,17 @@ class TenantResources(pulumi.ComponentResource):
             opts=opts,
         )
 
-    def _login_slot(self, slot: str, owner: postgresql.Role) -> _Login:
+    def _login_slot(self, slot: str, owner: postgresql.Role, *, after: pulumi.Resource) -> _Login:
+        """A login slot, created after (and deleted before) `after`, the owner's schema grant.
+
+        pulumi-postgresql's advisory locks (TF helpers.go pgLockRole) take a role and then every
+        member of it, in catalog order. A grant to the owner locks the owner, its slots and,
+        on PostgreSQL 16+ under a CREATEROLE admin that is not a superuser, the admin, which is
+        a member of every role it created; a slot's grant or update locks the slot, then the
+        admin. Run at once, the two deadlock (observed on 16 and 17 under the managed profile),
+        so the engine must never run them together: the slot, and through it its CONNECT
+        grant, waits for the owner's schema grant.
+        """
         tenant = self._args.tenant
         # Rotation n renews slot a when n is even and slot b when odd; the other keeps its
         # password from rotation n - 1, so the previous credentials stay valid until n + 1.
@@ -227,6 +265,7 @@ class TenantResources(pulumi.ComponentResource):
             # create objects of its own that the other slot cannot reach.
             inherit=False,
             member_of=owner,
+            after=[after],
         )
         return _Login(role, password, f"-{slot}")
 
@@ -255,7 +294,8 @@ class TenantResources(pulumi.ComponentResource):
         tenant = self._args.tenant
         # Two grants on one catalog row in parallel fail with "tuple concurrently updated";
         # schema grants are not locked by the provider, so each schema gets exactly one.
-        name, opts = self._child("schema-usage", retain_on_delete=tenant.state == "offboarded" and tenant.on_remove != "purge")
+        name, opts = self._child("schema-usage", retain_on_delete=tenant.state == "offboarded" and tenant.on_remove != "purge",
+                                 replacement_trigger=self._placement())
         return postgresql.Grant(
             name,
             database=tenant.database,
