@@ -594,6 +594,17 @@ def test_tenant_cannot_reset_the_temp_file_limit_of_its_login_role(app, entry):
     assert "temp_file_limit=1048576" in role_settings(app.pg)[login]
 
 
+@pytest.mark.parametrize("entry", ["acme", "hooli"])
+def test_tenant_cannot_lift_the_connection_limit_of_its_login_role(app, entry):
+    app.write([ACME, HOOLI])
+    app.up()
+    login = app.connections[entry]["env"]["PGUSER"]
+    with tenant_session(app, entry) as conn:
+        assert_refused(conn, sql.SQL("ALTER ROLE {} CONNECTION LIMIT -1").format(sql.Identifier(login)))
+    with app.pg.admin_connect() as admin:
+        assert admin.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s", (login,)).fetchone() == (20,)
+
+
 def test_twenty_first_concurrent_connection_of_a_tenant_is_refused(app):
     app.write([ACME])
     app.up()
