@@ -1,7 +1,7 @@
 """`pg-tenants`: the pipeline's commands.
 
-    pg-tenants validate [PATH] [--stack-config Pulumi.<stack>.yaml] [--previous OUTPUTS.json]
-                        [--format human|github|json]
+    pg-tenants validate [PATH ...] [--stack-config Pulumi.<stack>.yaml] [--previous OUTPUTS.json]
+                        [--format human|github|json] [--allow-empty]
     pg-tenants verify [--outputs FILE|-] [--stack NAME] [--stack-config FILE] [--json] ...
 
 Also runnable as `python -m pg_tenants.cli`. Exit codes: 0 clean, 1 problems or findings,
@@ -16,8 +16,13 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used, so `verify` does not pay for validate's imports
+    from pg_tenants.problems import Problem
+    from pg_tenants.stack_config import StackFile
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -29,40 +34,83 @@ class UsageError(Exception):
 # ----------------------------------------------------------------------------- validate
 
 
-def _validate_problems(path: Path | None, stack_file: Path | None, previous: str | None,
-                       stdin: IO[str]) -> tuple[Path, list]:
-    """The tenants directory checked and its problems, by the same rules as the program.
+@dataclass
+class ValidateReport:
+    problems: list[Problem]  # errors and warnings, in one stable order
+    paths: list[Path]  # what was checked: the tenants directory, or the files given
+    stack_file: str | None  # as problems name it
+    files: int = 0
+    tenants: int = 0
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+
+def _validate(args: argparse.Namespace, stdin: IO[str]) -> ValidateReport:
+    """Every problem of the stack config and the tenant files, by the same rules as the program.
 
     Mirrors pg_tenants.program_input.load_program_input: invalid stack settings are reported
-    together with the tenant files' own problems, checked without the settings. With
-    `previous` (the last deployment's outputs), edits the provider cannot apply in place are
-    refused too, once the list itself is valid.
+    together with the tenant files' own problems, checked without the settings. Beyond what the
+    program refuses: unknown stack keys, placeholder secrets, an empty fleet (unless
+    --allow-empty). With `previous` (the last deployment's outputs), edits the provider cannot
+    apply in place are refused too, once the list itself is valid.
     """
     from pg_tenants.deployment_changes import unsupported_changes
-    from pg_tenants.problems import ConfigurationInvalid
-    from pg_tenants.stack_config import load_stack_file
-    from pg_tenants.tenant_list import load_tenant_list, tenant_list_problems
+    from pg_tenants.problems import printable, sort_problems
+    from pg_tenants.tenant_list import check_tenant_paths, empty_fleet_problem
 
-    settings = config = None
-    problems = []
-    if previous is not None and stack_file is None:
+    whole_list = all(path.is_dir() for path in args.paths)
+    previous_tenants = _previous_tenants(args, whole_list, stdin)
+    stack = _stack_file(args.stack_config)
+    paths = _tenant_paths(args.paths, args.stack_config, stack)
+    settings, source = (stack.settings, stack.source) if stack else (None, None)
+    checked = check_tenant_paths(paths, settings, source, resolve=previous_tenants is not None)
+    report = ValidateReport([*(stack.problems if stack else []), *checked.problems], paths,
+                            printable(str(args.stack_config)) if stack else None, checked.files, checked.tenants)
+    if whole_list and checked.tenants == 0 and not checked.errors:
+        report.problems.append(empty_fleet_problem(_tenants_label(paths), allowed=args.allow_empty))
+    if previous_tenants is not None and not report.errors and checked.resolved:
+        report.problems += unsupported_changes(checked.resolved, previous_tenants)
+    report.problems = sort_problems(report.problems)
+    return report
+
+
+def _previous_tenants(args: argparse.Namespace, whole_list: bool, stdin: IO[str]) -> dict | None:
+    if args.previous is None:
+        return None
+    if args.stack_config is None:
         raise UsageError("--previous needs --stack-config: a tenant's server and database come from it")
-    previous_tenants = _read_previous(previous, stdin) if previous is not None else None
-    if stack_file is not None:
-        if not stack_file.is_file():
-            raise UsageError(f"stack config file not found: {stack_file}")
-        try:
-            settings, config = load_stack_file(stack_file)
-        except ConfigurationInvalid as invalid:
-            problems += invalid.problems
+    if not whole_list:
+        raise UsageError("--previous needs the whole tenant list: give the tenants directory, not files")
+    return _read_previous(args.previous, stdin)
+
+
+def _stack_file(path: Path | None) -> StackFile | None:
+    from pg_tenants.stack_config import read_stack_file
+
     if path is None:
-        path = (stack_file.parent / settings.tenants_dir) if (stack_file and settings) else Path("tenants")
-    if not path.is_dir():
-        raise UsageError(f"tenants directory not found: {path}")
-    problems += tenant_list_problems(path, settings, config)
-    if previous_tenants is not None and not problems and settings is not None and config is not None:
-        problems += unsupported_changes(load_tenant_list(path, settings, config), previous_tenants)
-    return path, sorted(set(problems), key=lambda p: (p.file, p.line or 0, p.field, p.message))
+        return None
+    if not _exists(path):
+        raise UsageError(f"stack config file not found: {path}")
+    return read_stack_file(path)
+
+
+def _tenant_paths(given: list[Path], stack_path: Path | None, stack: StackFile | None) -> list[Path]:
+    """The paths given, else the stack config's tenantsDir, else ./tenants; each must exist."""
+    paths = given or [stack_path.parent / stack.tenants_dir if stack_path and stack else Path("tenants")]
+    for path in paths:
+        if not _exists(path):
+            raise UsageError(f"{'tenant file' if path.suffix else 'tenants directory'} not found: {path}")
+    return paths
+
+
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
 
 
 def _read_previous(source: str, stdin: IO[str]) -> dict:
@@ -72,10 +120,12 @@ def _read_previous(source: str, stdin: IO[str]) -> dict:
         data = json.loads(text)
     except OSError as error:
         raise UsageError(f"cannot read --previous: {error.strerror}: {source}") from None
-    except json.JSONDecodeError:
+    except UnicodeDecodeError:
+        raise UsageError(f"--previous {source} is not UTF-8 text") from None
+    except (json.JSONDecodeError, RecursionError):
         raise UsageError(f"--previous {source} is not JSON") from None
     tenants = data.get("tenants", data) if isinstance(data, dict) else None
-    if not isinstance(tenants, dict):
+    if not isinstance(tenants, dict) or not all(isinstance(entry, dict) for entry in tenants.values()):
         raise UsageError("--previous must hold `pulumi stack output --json` (its `tenants` map)")
     return tenants
 
@@ -86,15 +136,8 @@ def _github_escape(text: str, *, property_value: bool = False) -> str:
     return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
 
 
-def format_problems(problems: list, output_format: str, *, tenants_dir: Path, files: int, elapsed: float) -> str:
-    if output_format == "json":
-        return json.dumps({
-            "valid": not problems,
-            "tenants_dir": str(tenants_dir),
-            "files": files,
-            "problems": [{"file": p.file, "line": p.line, "field": p.field, "message": p.message, "fix": p.fix}
-                         for p in problems],
-        }, indent=2)
+def format_problems(problems: list[Problem], output_format: str) -> str:
+    """Human lines (`file:line: field: message` + `fix:`) or GitHub annotations; warnings marked as such."""
     lines = []
     for p in problems:
         if output_format == "github":
@@ -102,27 +145,67 @@ def format_problems(problems: list, output_format: str, *, tenants_dir: Path, fi
             if p.line is not None:
                 props += f",line={p.line}"
             props += f",title={_github_escape(p.field, property_value=True)}"
-            lines.append(f"::error {props}::{_github_escape(f'{p.message}. Fix: {p.fix}')}")
+            lines.append(f"::{p.severity} {props}::{_github_escape(f'{p.message}. Fix: {p.fix}')}")
         else:
-            lines.append(f"{p.location}: {p.field}: {p.message}")
+            lines.append(f"{p.location}: {p.field}: {'' if p.is_error else 'warning: '}{p.message}")
             lines.append(f"    fix: {p.fix}")
-    count, where = len(problems), f"({files} file{'s' if files != 1 else ''}, {elapsed:.2f} s)"
-    if problems:
-        lines.append(f"{count} problem{'s' if count != 1 else ''} in {tenants_dir} {where}")
-    else:
-        lines.append(f"OK: {tenants_dir} is valid {where}")
     return "\n".join(lines)
 
 
-def run_validate(args: argparse.Namespace, out: IO[str], stdin: IO[str]) -> int:
-    from pg_tenants.tenant_list import tenant_files
+def _tenants_label(paths: list[Path]) -> str:
+    from pg_tenants.problems import printable
 
+    return printable(", ".join(str(path) for path in paths)) if len(paths) <= 3 else f"the {len(paths)} paths given"
+
+
+def _where(report: ValidateReport) -> str:
+    """`the stack config`, `tenants`, or `the stack config and tenants`: where the problems are."""
+    places = []
+    if any(p.file == report.stack_file for p in report.problems):
+        places.append("the stack config")
+    if any(p.file != report.stack_file for p in report.problems):
+        places.append(_tenants_label(report.paths))
+    return " and ".join(places)
+
+
+def _summary(report: ValidateReport, elapsed: float) -> str:
+    """`2 problems and 1 warning in tenants (3 tenants in 2 files, 0.01 s)`, or `OK: … is valid (…)`."""
+    from pg_tenants.problems import plural
+
+    counts = f"({plural(report.tenants, 'tenant')} in {plural(report.files, 'file')}, {elapsed:.2f} s)"
+    if report.errors:
+        warned = f" and {plural(len(report.warnings), 'warning')}" if report.warnings else ""
+        return f"{plural(len(report.errors), 'problem')}{warned} in {_where(report)} {counts}"
+    tenants = _tenants_label(report.paths)
+    checked = f"the stack config and {tenants} are" if report.stack_file else f"{tenants} is"
+    warned = f", {plural(len(report.warnings), 'warning')}" if report.warnings else ""
+    return f"OK: {checked} valid{warned} {counts}"
+
+
+def _as_dicts(problems: list[Problem]) -> list[dict]:
+    return [{"file": p.file, "line": p.line, "field": p.field, "message": p.message, "fix": p.fix} for p in problems]
+
+
+def format_report(report: ValidateReport, output_format: str, elapsed: float) -> str:
+    if output_format == "json":
+        return json.dumps({
+            "valid": not report.errors,
+            "tenants_dir": str(report.paths[0]),
+            "paths": [str(path) for path in report.paths],
+            "files": report.files,
+            "tenants": report.tenants,
+            "problems": _as_dicts(report.errors),
+            "warnings": _as_dicts(report.warnings),
+        }, indent=2)
+    lines = format_problems(report.problems, output_format)
+    return f"{lines}\n{_summary(report, elapsed)}" if lines else _summary(report, elapsed)
+
+
+def run_validate(args: argparse.Namespace, out: IO[str], stdin: IO[str]) -> int:
     started = time.perf_counter()
-    tenants_dir, problems = _validate_problems(args.path, args.stack_config, args.previous, stdin)
-    elapsed = time.perf_counter() - started
-    files = len(tenant_files(tenants_dir))
-    print(format_problems(problems, args.format, tenants_dir=tenants_dir, files=files, elapsed=elapsed), file=out)
-    return EXIT_FINDINGS if problems else EXIT_OK
+    report = _validate(args, stdin)
+    print(format_report(report, args.format, time.perf_counter() - started), file=out)
+    return EXIT_FINDINGS if report.errors else EXIT_OK
 
 
 # ----------------------------------------------------------------------------- verify
@@ -214,8 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", help="check the tenant files (and a stack config) without Pulumi or a database",
         description="Check tenant files with exactly the rules `pulumi up` enforces. "
                     "Exit 0 valid, 1 invalid, 2 usage error.")
-    validate.add_argument("path", nargs="?", type=Path, metavar="PATH",
-                          help="tenants directory (default: the stack config's tenantsDir, else ./tenants)")
+    validate.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                          help="the tenants directory, or tenant files to check as a list of their own (for "
+                               "pre-commit); default: the stack config's tenantsDir, else ./tenants")
     validate.add_argument("--stack-config", type=Path, metavar="FILE",
                           help="a Pulumi.<stack>.yaml: also check the settings and each tenant's server/database")
     validate.add_argument("--previous", metavar="FILE|-",
@@ -223,7 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "moving a tenant to another server/database and renames without previous_names "
                                "(needs --stack-config)")
     validate.add_argument("--format", choices=["human", "github", "json"], default="human",
-                          help="github prints workflow annotations (::error file=...,line=...::)")
+                          help="github prints workflow annotations (::error file=...,line=...::, ::warning ...)")
+    validate.add_argument("--allow-empty", action="store_true",
+                          help="accept a tenants directory without any tenant (reported as a warning)")
 
     verify = commands.add_parser(
         "verify", help="prove tenant isolation against the live database after `pulumi up`",

@@ -7,7 +7,7 @@ Read from the Pulumi runtime by the program and from a `Pulumi.<stack>.yaml` fil
 from __future__ import annotations
 
 import json
-
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +16,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pg_tenants.identifiers import IDENTIFIER, IDENTIFIER_FIX
-from pg_tenants.problems import ConfigurationInvalid, Problem
-from pg_tenants.pydantic_problems import problems_from_validation_error
-from pg_tenants.yaml_source import YamlSyntaxError, load_yaml
+from pg_tenants.problems import ConfigurationInvalid, Problem, explained
+from pg_tenants.pydantic_problems import describe, did_you_mean, field_path, problems_from_validation_error, unknown_name_fix
+from pg_tenants.yaml_source import YamlDocument, YamlFileError, load_yaml
 
 NAMESPACE = "pg-tenants"
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+_BASE64_PARTS = re.compile(r"[A-Za-z0-9+/=:]+")
 
 
 class ServerSettings(BaseModel):
@@ -87,7 +88,7 @@ def parse_stack_settings(values: Mapping[str, Any], source: ConfigSource) -> Sta
         settings = StackSettings.model_validate({k: v for k, v in values.items() if k in SETTINGS_KEYS})
     except ValidationError as error:
         problems += problems_from_validation_error(
-            error, file=source.file, field_prefix=f"{NAMESPACE}:", line_of=source.line_of
+            error, file=source.file, field_prefix=f"{NAMESPACE}:", line_of=source.line_of, model=StackSettings
         )
         raise ConfigurationInvalid(problems) from None
     problems += _cross_check(settings, source)
@@ -153,25 +154,133 @@ def _decode_config_value(raw: str) -> Any:
     """The CLI hands structured values, numbers and booleans over as JSON text."""
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return raw
 
 
+@dataclass(frozen=True)
+class StackFile:
+    """A `Pulumi.<stack>.yaml` as read by `pg-tenants validate`: whatever it holds, never an exception."""
+
+    settings: StackSettings | None  # None when the settings are invalid
+    source: ConfigSource | None
+    tenants_dir: str  # tenantsDir as written, even when other settings are invalid
+    problems: list[Problem]
+
+
 def load_stack_file(path: Path) -> tuple[StackSettings, ConfigSource]:
-    """Read settings from a `Pulumi.<stack>.yaml` file (secure values stay encrypted)."""
+    """Read settings from a `Pulumi.<stack>.yaml` file (secure values stay encrypted).
+
+    Raises ConfigurationInvalid when the file cannot be read or the settings are invalid;
+    unknown keys and placeholder secrets are `read_stack_file`'s concern (validate).
+    """
+    stack, _ = _read_stack_file(path)
+    if stack.problems or stack.settings is None or stack.source is None:
+        raise ConfigurationInvalid(stack.problems)
+    return stack.settings, stack.source
+
+
+def read_stack_file(path: Path) -> StackFile:
+    """Every problem of a stack file: what `load_stack_file` refuses, unknown `pg-tenants:` keys
+    (with "did you mean") and secure values that are placeholders, not ciphertext."""
+    stack, values = _read_stack_file(path)
+    if stack.source is None:
+        return stack
+    extra = _unknown_keys(values, stack.source) + _placeholder_secrets(values, stack.source)
+    return StackFile(stack.settings, stack.source, stack.tenants_dir, stack.problems + extra)
+
+
+def _read_stack_file(path: Path) -> tuple[StackFile, dict[str, Any]]:
+    """The file's problems and its `pg-tenants:` values (short keys)."""
+    display, default_dir = str(path), StackSettings.model_fields["tenants_dir"].default
     try:
-        document = load_yaml(path, str(path))
-    except YamlSyntaxError as error:
-        problem = Problem(error.file, error.line, "(file)", f"not valid YAML: {error.message}", "fix the YAML syntax")
-        raise ConfigurationInvalid([problem]) from None
-    config = (document.data or {}).get("config") or {}
+        document = load_yaml(path, display, kind="the stack config")
+    except YamlFileError as error:
+        return StackFile(None, None, default_dir, [Problem(error.file, error.line, "(file)", error.message, error.fix)]), {}
     prefix = f"{NAMESPACE}:"
-    values = {k[len(prefix):]: v for k, v in config.items() if isinstance(k, str) and k.startswith(prefix)}
+    shape = _shape_problems(document)
+    values = _namespace_values(document.data) if not shape else {}
     secret_keys = {k for k, v in values.items() if isinstance(v, dict) and set(v) == {"secure"}}
     source = ConfigSource(
-        file=str(path),
+        file=display,
         has_secret=secret_keys.__contains__,
         secret_value=lambda key: None,
-        line_of=lambda key_path: document.line_of(("config", f"{prefix}{key_path[0]}", *key_path[1:])),
+        line_of=lambda key_path: document.line_of(("config", *((f"{prefix}{key_path[0]}", *key_path[1:]) if key_path else ()))),
     )
-    return parse_stack_settings(values, source), source
+    settings, problems = None, list(shape)
+    try:
+        settings = parse_stack_settings(values, source) if not shape else None
+    except ConfigurationInvalid as invalid:
+        problems += invalid.problems
+    tenants_dir = values.get("tenantsDir")
+    problems = explained(problems, _unclear_settings(document))
+    return StackFile(settings, source, tenants_dir if isinstance(tenants_dir, str) else default_dir, problems), values
+
+
+def _unclear_settings(document: YamlDocument) -> list[Problem]:
+    """Values of `pg-tenants:` keys that YAML 1.1 and 1.2 read differently (other namespaces are not ours)."""
+    return [
+        Problem(document.file, u.line, field_path(u.path[1:]), u.message, u.fix)
+        for u in document.unclear_scalars
+        if len(u.path) > 1 and u.path[0] == "config" and isinstance(u.path[1], str) and u.path[1].startswith(f"{NAMESPACE}:")
+    ]
+
+
+def _shape_problems(document: YamlDocument) -> list[Problem]:
+    data = document.data
+    if not isinstance(data, dict):
+        return [Problem(document.file, 1, "(file)", f"a stack file must be a mapping with a `config:` section, found {describe(data)}",
+                        "write `config:` followed by the `pg-tenants:` keys")]
+    if "config" in data and not isinstance(data["config"], dict):
+        return [Problem(document.file, document.line_of(("config",)), "config", f"must be a mapping, found {describe(data['config'])}",
+                        "write the `pg-tenants:` keys under `config:`")]
+    return []
+
+
+def _namespace_values(data: Any) -> dict[str, Any]:
+    config = data.get("config") if isinstance(data, dict) else None
+    prefix = f"{NAMESPACE}:"
+    if not isinstance(config, dict):
+        return {}
+    return {k[len(prefix):]: v for k, v in config.items() if isinstance(k, str) and k.startswith(prefix)}
+
+
+def _unknown_keys(values: Mapping[str, Any], source: ConfigSource) -> list[Problem]:
+    """A plain value the program never reads is a misspelt setting (a secret is a password key).
+
+    A key named by an adminPasswordSecret is left to that check ("is not set as a secret").
+    """
+    servers = values.get("servers")
+    admin_keys = {s.get("adminPasswordSecret") for s in servers.values() if isinstance(s, dict)} if isinstance(servers, dict) else set()
+    return [
+        Problem(source.file, source.line_of((key,)), f"{NAMESPACE}:{key}", f"is not a setting of {NAMESPACE}", _unknown_key_fix(key))
+        for key in values
+        if key not in SETTINGS_KEYS and key not in admin_keys and not source.has_secret(key)
+    ]
+
+
+def _unknown_key_fix(key: str) -> str:
+    settings = sorted(SETTINGS_KEYS)
+    if did_you_mean(key, settings):
+        return unknown_name_fix(key, settings, noun="settings", prefix=f"{NAMESPACE}:")
+    return (f"remove it or correct its spelling (a password belongs in a secret: `pulumi config set --secret "
+            f"{NAMESPACE}:{key}`); settings: {', '.join(settings)}")
+
+
+def _placeholder_secrets(values: Mapping[str, Any], source: ConfigSource) -> list[Problem]:
+    """`secure: v1:REPLACE-…` was copied from an example and never set: `pulumi up` cannot decrypt it."""
+    return [
+        Problem(source.file, source.line_of((key,)), f"{NAMESPACE}:{key}", "the secure value is a placeholder, not ciphertext",
+                f"run `pulumi config set --secret {NAMESPACE}:{key}`, which prompts for the value")
+        for key, value in values.items()
+        if isinstance(value, dict) and "secure" in value and not _looks_like_ciphertext(value["secure"])
+    ]
+
+
+def _looks_like_ciphertext(value: Any) -> bool:
+    """Pulumi writes base64: `v1:<nonce>:<ciphertext>` (passphrase) or one long base64 string (cloud KMS, service)."""
+    if not isinstance(value, str):
+        return False
+    if value.startswith("v1:"):
+        return bool(_BASE64_PARTS.fullmatch(value[3:]))
+    return len(value) >= 16 and bool(_BASE64_PARTS.fullmatch(value))

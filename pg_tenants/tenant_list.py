@@ -1,154 +1,80 @@
-"""Load every tenant file under a directory, validate the merged list once, resolve defaults.
+"""Validate the merged tenant list once and resolve defaults.
 
-All problems are collected and reported together, each with file, line, field and fix; the
-program registers nothing unless the whole list is valid.
+The files are found and read by `tenant_files`; here the entries are checked together (names,
+duplicates across files, servers, databases, secrets, lifecycle rules). All problems are
+collected and reported together, each with file, line, field and fix; the program registers
+nothing unless the whole list is valid. Warnings are reported but never block.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from pg_tenants.identifiers import MAX_IDENTIFIER_BYTES, identifier_problem
-from pg_tenants.problems import ConfigurationInvalid, Problem
-from pg_tenants.pydantic_problems import field_path, problems_from_validation_error
+from pg_tenants.problems import ConfigurationInvalid, Problem, explained
 from pg_tenants.stack_config import NAMESPACE, ConfigSource, StackSettings
-from pg_tenants.tenant_model import Tenant, TenantEntry, TenantFile, valid_until_problem
-from pg_tenants.yaml_source import YamlDocument, YamlSyntaxError, load_yaml
+from pg_tenants.tenant_files import LocatedEntry, read_tenant_paths
+from pg_tenants.tenant_model import Tenant, TenantEntry, valid_until_problem
 
 MIN_PROVIDED_PASSWORD = 16
 TENANT_FIELDS = sorted(field.alias or name for name, field in TenantEntry.model_fields.items())
 
 
 @dataclass(frozen=True)
-class _Located:
-    entry: TenantEntry
-    document: YamlDocument
-    index: int
+class TenantListCheck:
+    problems: list[Problem]  # errors and warnings
+    files: int  # files read (or found unreadable)
+    tenants: int  # items of every `tenants:` list, valid or not
+    resolved: list[Tenant]  # sorted by name, when asked for, the list is valid and settings were given
 
-    def line(self, field: str | None = None) -> int | None:
-        path: tuple[str | int, ...] = ("tenants", self.index)
-        return self.document.line_of((*path, field) if field else path)
-
-    def problem(self, field: str | None, message: str, fix: str) -> Problem:
-        path: tuple[str | int, ...] = ("tenants", self.index, *((field,) if field else ()))
-        return Problem(self.document.file, self.line(field), field_path(path), message, fix)
-
-
-def tenant_files(tenants_dir: Path) -> list[Path]:
-    return sorted(p for p in tenants_dir.rglob("*") if p.is_file() and p.suffix in {".yaml", ".yml"})
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
 
 
 def load_tenant_list(tenants_dir: Path, settings: StackSettings, config: ConfigSource) -> list[Tenant]:
-    """Validated tenants sorted by name; raises ConfigurationInvalid listing every problem."""
-    entries, problems = _read_entries(tenants_dir)
-    problems += _check_entries(entries, settings, config)
-    if problems:
-        raise ConfigurationInvalid(problems)
-    return sorted((_resolve(located, settings) for located in entries), key=lambda t: t.name)
+    """Validated tenants sorted by name; raises ConfigurationInvalid listing every error."""
+    checked = check_tenant_paths([tenants_dir], settings, config, resolve=True)
+    if checked.errors:
+        raise ConfigurationInvalid(checked.errors)
+    return checked.resolved
 
 
 def tenant_list_problems(tenants_dir: Path, settings: StackSettings | None, config: ConfigSource | None) -> list[Problem]:
-    """Every problem in the tenant files; without settings, the checks that need them are skipped."""
-    entries, problems = _read_entries(tenants_dir)
-    return problems + _check_entries(entries, settings, config)
+    """Every error in the tenant files; without settings, the checks that need them are skipped."""
+    return check_tenant_paths([tenants_dir], settings, config).errors
 
 
-def _display(path: Path, tenants_dir: Path) -> str:
-    """`tenants/acme.yaml`: stable in messages wherever the checkout lives."""
-    return str(path.relative_to(tenants_dir.parent))
+def check_tenant_paths(
+    paths: Sequence[Path], settings: StackSettings | None, config: ConfigSource | None, *, resolve: bool = False
+) -> TenantListCheck:
+    """Tenant directories (by the rule of `find_tenant_files`) and files, merged into one list and checked."""
+    read = read_tenant_paths(paths)
+    problems = explained(read.problems + _check_entries(read.entries, settings, config), read.unclear)
+    resolved: list[Tenant] = []
+    if resolve and settings is not None and not any(p.is_error for p in problems):
+        resolved = sorted((_resolve(located, settings) for located in read.entries), key=lambda t: t.name)
+    return TenantListCheck(problems, read.files, read.tenants, resolved)
 
 
-def _read_entries(tenants_dir: Path) -> tuple[list[_Located], list[Problem]]:
-    if not tenants_dir.is_dir():
-        problem = Problem(str(tenants_dir), None, "(directory)", "the tenants directory does not exist", f"create it or set {NAMESPACE}:tenantsDir")
-        return [], [problem]
-    entries: list[_Located] = []
-    problems: list[Problem] = []
-    for path in tenant_files(tenants_dir):
-        display = _display(path, tenants_dir)
-        if path.suffix == ".yml":
-            problems.append(Problem(display, None, "(file)", "tenant files must end in .yaml; this file would be ignored", f"rename it to {path.stem}.yaml"))
-            continue
-        try:
-            document = load_yaml(path, display)
-        except YamlSyntaxError as error:
-            problems.append(Problem(error.file, error.line, "(file)", f"not valid YAML: {error.message}", "fix the YAML syntax"))
-            continue
-        file_entries, file_problems = _parse_document(document)
-        entries += file_entries
-        problems += file_problems
-    return entries, problems
+def empty_fleet_problem(where: str, *, allowed: bool) -> Problem:
+    """No tenant at all: an error unless the caller says an empty fleet is intended."""
+    if allowed:
+        return Problem(where, None, "tenants", "no tenant is declared", "nothing to do: --allow-empty says an empty tenant list is intended", "warning")
+    return Problem(where, None, "tenants", "no tenant is declared", "add a tenant, or pass --allow-empty if an empty tenant list is intended")
 
 
-def _parse_document(document: YamlDocument) -> tuple[list[_Located], list[Problem]]:
-    problems = [
-        Problem(document.file, line, field_path(path), "appears twice in the same mapping", "keep one of them")
-        for path, line in document.duplicate_keys
-    ]
-    data = document.data
-    if data is None:
-        problems.append(Problem(document.file, 1, "tenants", "the file is empty", "add a `tenants:` list, or delete the file"))
-        return [], problems
-    data = _without_literal_passwords(data, document, problems)
-    try:
-        parsed = list(enumerate(TenantFile.model_validate(data).tenants))
-    except ValidationError as error:
-        problems += problems_from_validation_error(
-            error, file=document.file, line_of=document.line_of, known_fields=_known_fields
-        )
-        parsed = _valid_entries_only(data, error)
-    return [_Located(entry, document, index) for index, entry in parsed], problems
-
-
-def _known_fields(loc: tuple[str | int, ...]) -> list[str]:
-    return TENANT_FIELDS if len(loc) == 2 else ["tenants"]
-
-
-def _without_literal_passwords(data: Any, document: YamlDocument, problems: list[Problem]) -> Any:
-    """Refuse `password:` in YAML: a password in git is a leaked password. Never echo it."""
-    if not isinstance(data, dict) or not isinstance(data.get("tenants"), list):
-        return data
-    cleaned = []
-    for index, item in enumerate(data["tenants"]):
-        if isinstance(item, dict) and "password" in item:
-            key = f"{item['name']}Password" if isinstance(item.get("name"), str) else "tenantPassword"
-            problems.append(
-                Problem(
-                    document.file,
-                    document.line_of(("tenants", index, "password")),
-                    f"tenants[{index}].password",
-                    "a literal password is not allowed in a tenant file (it would be stored in git)",
-                    f"remove it, run `pulumi config set --secret {NAMESPACE}:{key}` (it prompts for the password) "
-                    f"and write `password_secret: {key}` instead",
-                )
-            )
-            item = {k: v for k, v in item.items() if k != "password"}
-        cleaned.append(item)
-    return {**data, "tenants": cleaned}
-
-
-def _valid_entries_only(data: Any, error: ValidationError) -> list[tuple[int, TenantEntry]]:
-    """Keep checking the entries that did parse, so one typo does not hide other problems."""
-    if not isinstance(data, dict) or not isinstance(data.get("tenants"), list):
-        return []
-    broken = {e["loc"][1] for e in error.errors() if len(e["loc"]) > 1 and e["loc"][0] == "tenants"}
-    return [
-        (index, TenantEntry.model_validate(item))
-        for index, item in enumerate(data["tenants"])
-        if index not in broken
-    ]
-
-
-def _check_entries(entries: list[_Located], settings: StackSettings | None, config: ConfigSource | None) -> list[Problem]:
+def _check_entries(entries: list[LocatedEntry], settings: StackSettings | None, config: ConfigSource | None) -> list[Problem]:
     admin_names = frozenset(s.admin_username for s in settings.servers.values()) if settings else frozenset()
     problems: list[Problem] = []
+    now = datetime.datetime.now(datetime.timezone.utc)
     for located in entries:
         problems += _check_names(located, admin_names)
+        problems += _expiry_warnings(located, now)
         if settings is not None and config is not None:
             problems += _check_placement(located, settings, config)
     name_problems, repeated = _duplicates(entries, "name", lambda e: e.name, lambda e: None)
@@ -163,7 +89,7 @@ def _check_entries(entries: list[_Located], settings: StackSettings | None, conf
     return problems
 
 
-def _login_role_clashes(entries: list[_Located], settings: StackSettings | None) -> list[Problem]:
+def _login_role_clashes(entries: list[LocatedEntry], settings: StackSettings | None) -> list[Problem]:
     """Zero-downtime tenants add `<username>_a` and `_b`; roles are per server, not per database."""
     owners = {(_server(l.entry, settings), _username(l.entry)): l for l in entries}
     problems = []
@@ -184,9 +110,9 @@ def _login_role_clashes(entries: list[_Located], settings: StackSettings | None)
     return problems
 
 
-def _previous_name_clashes(entries: list[_Located]) -> list[Problem]:
+def _previous_name_clashes(entries: list[LocatedEntry]) -> list[Problem]:
     current = {l.entry.name: l for l in entries}
-    claimed: dict[str, _Located] = {}
+    claimed: dict[str, LocatedEntry] = {}
     problems = []
     for located in entries:
         for old in located.entry.previous_names:
@@ -224,7 +150,7 @@ def _database(entry: TenantEntry, settings: StackSettings | None) -> str | None:
     return settings.default_database if settings.default_database in server.databases else server.databases[0]
 
 
-def _check_names(located: _Located, admin_names: frozenset[str]) -> list[Problem]:
+def _check_names(located: LocatedEntry, admin_names: frozenset[str]) -> list[Problem]:
     entry, problems = located.entry, []
     checks = [("name", entry.name), ("schema", entry.schema_name), ("username", entry.username)]
     for field, value in checks:
@@ -270,7 +196,21 @@ def _check_names(located: _Located, admin_names: frozenset[str]) -> list[Problem
     return problems
 
 
-def _check_placement(located: _Located, settings: StackSettings, config: ConfigSource) -> list[Problem]:
+def _expiry_warnings(located: LocatedEntry, now: datetime.datetime) -> list[Problem]:
+    """An active tenant whose password has expired cannot log in: allowed, but rarely meant."""
+    value = located.entry.valid_until
+    if located.entry.state != "active" or valid_until_problem(value) or value == "infinity":
+        return []
+    if datetime.datetime.fromisoformat(value) > now:
+        return []
+    problem = located.problem(
+        "valid_until", f"the password expired on {value}: the tenant cannot log in",
+        "write a later timestamp or 'infinity' (nothing to do if the expiry is intended)",
+    )
+    return [problem.as_warning()]
+
+
+def _check_placement(located: LocatedEntry, settings: StackSettings, config: ConfigSource) -> list[Problem]:
     entry, problems = located.entry, []
     server_name = settings.server_for(entry.server)
     known = ", ".join(sorted(settings.servers))
@@ -333,10 +273,10 @@ def _acceptable_password(password: str | None) -> bool:
 
 
 def _duplicates(
-    entries: Iterable[_Located], field: str, value_of: Any, scope_of: Any, scope: str | None = None
-) -> tuple[list[Problem], list[_Located]]:
+    entries: Iterable[LocatedEntry], field: str, value_of: Any, scope_of: Any, scope: str | None = None
+) -> tuple[list[Problem], list[LocatedEntry]]:
     """Problems for every entry repeating an earlier one's value in the same scope, and those entries."""
-    first_seen: dict[tuple[Any, str], _Located] = {}
+    first_seen: dict[tuple[Any, str], LocatedEntry] = {}
     problems, repeated = [], []
     for located in entries:
         key = (scope_of(located.entry), value_of(located.entry))
@@ -357,7 +297,7 @@ def _duplicates(
     return problems, repeated
 
 
-def _resolve(located: _Located, settings: StackSettings) -> Tenant:
+def _resolve(located: LocatedEntry, settings: StackSettings) -> Tenant:
     entry = located.entry
     return Tenant(
         name=entry.name,

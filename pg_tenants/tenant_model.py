@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 TenantState = Literal["active", "suspended", "offboarded"]
-# PostgreSQL's integer settings and CONNECTION LIMIT are int4.
+# PostgreSQL's integer settings (milliseconds, kilobytes) and CONNECTION LIMIT are int4.
 MAX_INT4 = 2**31 - 1
 
 ConfigKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=128)]
@@ -47,8 +47,10 @@ class TenantEntry(BaseModel):
         description="Kilobytes of temporary files one session may use, a limit the tenant cannot lift; -1 means no "
         "per-role limit. Default: the stack's defaultTempFileLimit.",
     )
-    statement_timeout: int = Field(default=0, ge=0, description="Milliseconds; 0 means the server default.")
-    idle_in_transaction_session_timeout: int = Field(default=0, ge=0, description="Milliseconds; 0 means the server default.")
+    statement_timeout: int = Field(default=0, ge=0, le=MAX_INT4, description="Milliseconds; 0 means the server default.")
+    idle_in_transaction_session_timeout: int = Field(
+        default=0, ge=0, le=MAX_INT4, description="Milliseconds; 0 means the server default."
+    )
     valid_until: str = Field(
         default="infinity", description="Password expiry: 'infinity' or an ISO 8601 timestamp with a time zone."
     )
@@ -63,7 +65,7 @@ class TenantEntry(BaseModel):
         "data and owner role; purge drops the schema with its contents, everything its roles own and the roles "
         "(apply purge first, then remove the entry).",
     )
-    rotation: int = Field(default=0, ge=0, description="Increase to give the tenant a new generated password.")
+    rotation: int = Field(default=0, ge=0, le=MAX_INT4, description="Increase to give the tenant a new generated password.")
     zero_downtime_rotation: bool = Field(
         default=False,
         description="Two login roles sharing one NOLOGIN owner role; each rotation replaces the older password "

@@ -7,6 +7,16 @@ from tests.support.stack import write_tenant_file
 FIX_IDENTIFIER = "use 1 to 63 lowercase letters, digits or underscores, starting with a letter or underscore"
 FIX_RESERVED = "choose another name; public, postgres, information_schema, pg_* and the admin's own name are reserved"
 
+TOO_LARGE = "must be at most 2147483647, the largest value PostgreSQL accepts (a 4-byte integer),"
+FIX_ALIASES = (
+    "write each value out in full; anchors (&name) and aliases (*name) can make a few bytes expand into billions of values"
+)
+BILLION_LAUGHS = (
+    "[&a [l,l,l,l,l,l,l,l,l],"
+    + ",".join(f"&{n} [{','.join(['*' + p] * (9 if n != 'i' else 8))}]" for p, n in zip("abcdefgh", "bcdefghi"))
+    + "]\n"
+)
+
 # (case id, {file name: tenants list or raw YAML text}, expected problem lines)
 CASES = [
     (
@@ -38,7 +48,7 @@ CASES = [
         "unknown_field",
         {"t.yaml": [{"name": "acme", "shema": "acme_data"}]},
         [
-            "tenants/t.yaml:3: tenants[0].shema: is not a known field (fix: remove it or correct its spelling; known fields: "
+            "tenants/t.yaml:3: tenants[0].shema: is not a known field (fix: did you mean `schema`? Known fields: "
             "adopt, connection_limit, database, idle_in_transaction_session_timeout, name, on_remove, password_secret, "
             "previous_names, rotation, schema, server, state, statement_timeout, temp_file_limit, username, valid_until, zero_downtime_rotation)"
         ],
@@ -138,9 +148,85 @@ CASES = [
         ["tenants/t.yaml:3: tenants[0].name: appears twice in the same mapping (fix: keep one of them)"],
     ),
     (
-        "yml_extension_would_be_ignored",
-        {"t.yml": [{"name": "acme"}]},
-        ["tenants/t.yml: (file): tenant files must end in .yaml; this file would be ignored (fix: rename it to t.yaml)"],
+        "unknown_field_without_a_close_match",
+        {"t.yaml": [{"name": "acme", "colour": "blue"}]},
+        [
+            "tenants/t.yaml:3: tenants[0].colour: is not a known field (fix: remove it or correct its spelling; known fields: "
+            "adopt, connection_limit, database, idle_in_transaction_session_timeout, name, on_remove, password_secret, "
+            "previous_names, rotation, schema, server, state, statement_timeout, temp_file_limit, username, valid_until, zero_downtime_rotation)"
+        ],
+    ),
+    (
+        "yml_and_upper_case_extensions_count_too",
+        {"a.yml": [{"name": "acme"}], "B.YAML": [{"name": "acme"}], "notes.txt": "not yaml: [\n"},
+        ["tenants/a.yml:2: tenants[0].name: name 'acme' is already used by tenant 'acme' (tenants/B.YAML:2) (fix: give this tenant another name)"],
+    ),
+    (
+        "connection_limit_beyond_int4",
+        {"t.yaml": [{"name": "acme", "connection_limit": 3000000000}]},
+        [f"tenants/t.yaml:3: tenants[0].connection_limit: {TOO_LARGE} found 3000000000 (fix: use a value of 2147483647 or less)"],
+    ),
+    (
+        "statement_timeout_beyond_int4_milliseconds",
+        {"t.yaml": [{"name": "acme", "statement_timeout": 99999999999}]},
+        [f"tenants/t.yaml:3: tenants[0].statement_timeout: {TOO_LARGE} found 99999999999 (fix: use a value of 2147483647 or less)"],
+    ),
+    (
+        "idle_timeout_and_rotation_beyond_int4",
+        {"t.yaml": [{"name": "acme", "idle_in_transaction_session_timeout": 2**31, "rotation": 2**31}]},
+        [
+            f"tenants/t.yaml:3: tenants[0].idle_in_transaction_session_timeout: {TOO_LARGE} found 2147483648 (fix: use a value of 2147483647 or less)",
+            f"tenants/t.yaml:4: tenants[0].rotation: {TOO_LARGE} found 2147483648 (fix: use a value of 2147483647 or less)",
+        ],
+    ),
+    (
+        "leading_zero_is_not_silently_octal",
+        {"t.yaml": "tenants:\n  - name: acme\n    connection_limit: 010\n"},
+        [
+            "tenants/t.yaml:3: tenants[0].connection_limit: `010` is 8 in YAML 1.1 but 10 in YAML 1.2 "
+            "(fix: write 10 if you mean the number, or quote it ('010') if it is text)"
+        ],
+    ),
+    (
+        "exponent_is_not_called_text",
+        {"t.yaml": "tenants:\n  - name: acme\n    statement_timeout: 1e9\n"},
+        [
+            "tenants/t.yaml:3: tenants[0].statement_timeout: `1e9` is text in YAML 1.1 but 1000000000.0 in YAML 1.2 "
+            "(fix: write 1000000000 if you mean the number, or quote it ('1e9') if it is text)"
+        ],
+    ),
+    (
+        "yes_no_on_off_are_not_silently_booleans",
+        {"t.yaml": "tenants:\n  - name: acme\n    server: on\n    adopt: yes\n"},
+        [
+            "tenants/t.yaml:3: tenants[0].server: `on` is true in YAML 1.1 but text in YAML 1.2 "
+            "(fix: write true if you mean true, or quote it ('on') if it is text)",
+            "tenants/t.yaml:4: tenants[0].adopt: `yes` is true in YAML 1.1 but text in YAML 1.2 "
+            "(fix: write true if you mean true, or quote it ('yes') if it is text)",
+        ],
+    ),
+    (
+        "unquoted_timestamp",
+        {"t.yaml": "tenants:\n  - name: acme\n    valid_until: 2027-01-31T00:00:00+00:00\n"},
+        [
+            "tenants/t.yaml:3: tenants[0].valid_until: `2027-01-31T00:00:00+00:00` is a timestamp in YAML 1.1 but text "
+            "in YAML 1.2 (fix: quote it ('2027-01-31T00:00:00+00:00'))"
+        ],
+    ),
+    (
+        "billion_laughs",
+        {"t.yaml": BILLION_LAUGHS},
+        [f"tenants/t.yaml:1: (file): YAML anchors and aliases are not allowed in tenant files (fix: {FIX_ALIASES})"],
+    ),
+    (
+        "tab_indentation",
+        {"t.yaml": "tenants:\n  - name: acme\n\tschema: x\n"},
+        ["tenants/t.yaml:3: (file): a tab is used for indentation; YAML indentation must be spaces (fix: replace the tab with spaces)"],
+    ),
+    (
+        "tenants_list_of_text",
+        {"t.yaml": "tenants: [acme]\n"},
+        ["tenants/t.yaml:1: tenants[0]: must be a mapping, found text (fix: write a mapping here)"],
     ),
     (
         "rotation_of_a_provided_password",
@@ -271,3 +357,24 @@ def test_stack_config_problems_are_reported_with_tenant_problems(run, stack, ten
         ]
     )
     assert result.registrations == []
+
+
+def test_a_file_that_is_not_utf8_is_a_problem_and_the_other_files_are_still_checked(run, tenants_dir):
+    write_tenant_file(tenants_dir, "good.yaml", [{"name": "Acme"}])
+    (tenants_dir / "latin1.yaml").write_bytes("tenants:\n  - name: caf\xe9\n".encode("latin-1"))
+    result = run()
+    assert str(result.error) == expected_error(
+        [
+            f"tenants/good.yaml:2: tenants[0].name: 'Acme' is not a lowercase SQL identifier (fix: {FIX_IDENTIFIER})",
+            "tenants/latin1.yaml:2: (file): the file is not UTF-8 text (byte 0xe9) (fix: save the file as UTF-8)",
+        ]
+    )
+    assert result.registrations == []
+
+
+def test_hidden_files_and_directories_are_not_tenant_files(run, tenants_dir):
+    write_tenant_file(tenants_dir, "t.yaml", [{"name": "acme"}])
+    write_tenant_file(tenants_dir / ".git", "x.yaml", "not: [valid\n")
+    write_tenant_file(tenants_dir, ".draft.yaml", [{"name": "acme"}])
+    result = run()
+    assert result.error is None
