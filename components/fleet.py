@@ -57,6 +57,11 @@ class _Providers:
             self._passwords[server_key] = self._config.require_secret(self._settings.servers[server_key].admin_password_secret)
         return self._passwords[server_key]
 
+    def admin_connection(self, server_key: str) -> dict[str, pulumi.Input[object]]:
+        """The admin's login to the server's admin database, for the hardening records."""
+        server = self._settings.servers[server_key]
+        return admin_connection(server, server.admin_database, self.admin_password(server_key))
+
     def options(self, server_key: str, database: str) -> pulumi.ResourceOptions:
         key = (server_key, database)
         if key not in self._made:
@@ -77,9 +82,11 @@ def declare_fleet(program_input: ProgramInput) -> FleetOutputs:
     for (server_key, database), placed in sorted(placements.items()):
         server = settings.servers[server_key]
         on_database = providers.options(server_key, database)
-        hardening = []
+        hardening: list[pulumi.Resource] = []
         if settings.harden_databases:
-            hardening.append(DatabaseHardening(server_key, database, holds_tenants=True, opts=on_database).database_revoke)
+            hardened = DatabaseHardening(server_key, database, holds_tenants=True, opts=on_database,
+                                         admin_connection=providers.admin_connection(server_key))
+            hardening += [hardened.database_record, hardened.database_revoke]
         for tenant in placed:
             provided = config.require_secret(tenant.password_secret) if tenant.password_secret else None
             components[tenant.name] = TenantResources(
@@ -98,7 +105,7 @@ def declare_fleet(program_input: ProgramInput) -> FleetOutputs:
             )
 
     if settings.harden_databases:
-        _harden_protected_databases(settings, {server for server, _ in placements}, providers)
+        _harden_protected_databases(settings, set(placements), providers)
 
     with_credentials = {name: c.connection_formats for name, c in components.items() if c.connection_formats is not None}
     return FleetOutputs(
@@ -112,9 +119,13 @@ def declare_fleet(program_input: ProgramInput) -> FleetOutputs:
     )
 
 
-def _harden_protected_databases(settings: StackSettings, servers_in_use: set[str], providers: _Providers) -> None:
-    for server_key in sorted(servers_in_use):
+def _harden_protected_databases(settings: StackSettings, placements: set[tuple[str, str]], providers: _Providers) -> None:
+    """PUBLIC's CONNECT and TEMPORARY go on each server's protected databases that hold no tenant
+    (one that does is hardened above, under the same name, so tenants arriving or leaving keep
+    its record). Other databases of the server keep PostgreSQL's defaults (README: "Database
+    hardening")."""
+    for server_key in sorted({server for server, _ in placements}):
         server = settings.servers[server_key]
-        for database in sorted(set(server.protected_databases) - set(server.databases)):
+        for database in sorted(set(server.protected_databases) - {db for s, db in placements if s == server_key}):
             opts = providers.options(server_key, server.admin_database)
-            DatabaseHardening(server_key, database, holds_tenants=False, opts=opts)
+            DatabaseHardening(server_key, database, holds_tenants=False, opts=opts, admin_connection=providers.admin_connection(server_key))

@@ -119,7 +119,9 @@ class LoginHandoverProvider(ResourceProvider):
             listed = sql.SQL(", ").join(map(sql.Identifier, slots))
             # Both need the privileges of every role named: an admin that is not a superuser
             # takes them for this transaction only (pg_tenants.admin_membership).
-            with conn.transaction(), privileges_of(conn, [*slots, props["owner"]]):
+            # REASSIGN also needs, of the new owner, the right to SET ROLE to it (16+) and its
+            # privileges (17+).
+            with conn.transaction(), privileges_of(conn, [*slots, props["owner"]], set_roles=[props["owner"]]):
                 # DROP OWNED revokes the slots' CONNECT: the same pg_database row as every database grant.
                 _lock_database(conn, props["dbname"])
                 conn.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(listed, sql.Identifier(props["owner"])))

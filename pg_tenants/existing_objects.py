@@ -25,6 +25,9 @@ reads the catalogs of each tenant database as the admin:
 Adoption imports the role too when it exists (a Cloacina tenant); a retained schema whose role
 is gone gets a new role. The owned-object listing is one set-based query per database, run
 only when some tenant there adopts a schema that exists.
+
+The same connections check what the admin itself can do (a managed service's admin is no
+superuser): pg_tenants.server_checks, once per server and once per tenant database.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from pg_tenants import server_checks
 from pg_tenants.problems import Problem
 from pg_tenants.stack_config import NAMESPACE, StackSettings
 from pg_tenants.tenant_model import Tenant
@@ -71,6 +75,7 @@ def existing_objects(tenants: list[Tenant], settings: StackSettings, secret_valu
     problems: list[Problem] = []
     existing_roles: set[tuple[str, str]] = set()
     texts: dict[tuple[str, str, str], str] = {}
+    admins: dict[str, server_checks.AdminFacts] = {}  # per server, read on its first connection
     for (server_key, database), group in sorted(placed.items()):
         server = settings.servers[server_key]
         conninfo = make_conninfo(
@@ -85,6 +90,14 @@ def existing_objects(tenants: list[Tenant], settings: StackSettings, secret_valu
                 adopted = sorted(t.schema for t in group if t.adopt and t.schema in schemas)
                 owned = _admin_owned_objects(conn, adopted, server.admin_username) if adopted else {}
                 expiries = server_texts(conn, [t.valid_until for t in group])
+                # What the admin can do (pg_tenants.server_checks): server-wide once, then per database.
+                if server_key not in admins:
+                    admins[server_key] = facts = server_checks.read_admin(conn)
+                    on_server = [t for t in tenants if t.server == server_key]
+                    problems += server_checks.server_problems(conn, facts, server_key, server, settings, on_server)
+                problems += server_checks.database_problems(conn, admins[server_key], server_key, database, settings)
+                adopting = [t for t in group if t.adopt and t.schema in schemas]
+                problems += server_checks.adopted_schema_problems(conn, admins[server_key], adopting)
         except psycopg.Error as error:
             problems.append(
                 Problem(
@@ -100,7 +113,8 @@ def existing_objects(tenants: list[Tenant], settings: StackSettings, secret_valu
         for tenant in group:
             if tenant.adopt and tenant.schema in owned:
                 listed, total = owned[tenant.schema]
-                problems += owned_object_problems(tenant, listed, total, server.admin_username, role_exists=tenant.username in roles)
+                problems += owned_object_problems(tenant, listed, total, server.admin_username, role_exists=tenant.username in roles,
+                                                  admin_is_superuser=admins[server_key].superuser)
     return ExistingObjects(problems, frozenset(existing_roles), texts)
 
 
@@ -123,11 +137,18 @@ def _where(tenant: Tenant) -> str:
 
 
 def owned_object_problems(
-    tenant: Tenant, listed: Iterable[OwnedObject], total: int, admin_username: str, *, role_exists: bool
+    tenant: Tenant, listed: Iterable[OwnedObject], total: int, admin_username: str, *, role_exists: bool,
+    admin_is_superuser: bool = True,
 ) -> list[Problem]:
     """One problem per object of `listed` (the first of `total` found), plus one for the rest."""
     role = sql.Identifier(tenant.username).as_string()
     create_role = "" if role_exists else f"first `CREATE ROLE {role} NOLOGIN` (the adoption then imports it), then "
+    # ALTER … OWNER TO needs the right to SET ROLE to the new owner, which a CREATEROLE admin lacks
+    # on PostgreSQL 15 and older (and on 16+ unless createrole_self_grant includes `set`).
+    set_role = "" if admin_is_superuser else (
+        f" (the admin, not a superuser, must be able to SET ROLE {role}: where it cannot, `GRANT {role} TO "
+        f"{sql.Identifier(admin_username).as_string()}` first and REVOKE it after; an object a superuser owns needs a superuser)"
+    )
     field = f"{tenant.name}.adopt"
     problems: list[Problem] = []
     count = 0
@@ -149,7 +170,7 @@ def owned_object_problems(
                 f"adopted as it is, it would be a way for the tenant's code to run as {obj.owner!r}"
             )
             fix = (
-                f"{create_role}hand it to the tenant's role with `ALTER {obj.kind.upper()} {obj.name} OWNER TO {role}`, "
+                f"{create_role}hand it to the tenant's role with `ALTER {obj.kind.upper()} {obj.name} OWNER TO {role}`{set_role}, "
                 f"or drop it; never REASSIGN OWNED, which moves everything {obj.owner!r} owns in the database"
             )
         problems.append(Problem(tenant.file, tenant.line, field, message, fix))

@@ -63,33 +63,43 @@ class Code(str, Enum):
 
 # One line each: what to do about it. Kept beside the codes so no code ships without one.
 FIXES: dict[Code, str] = {
-    Code.ROLE_MISSING: "Run `pulumi up` (after `pulumi refresh`) to recreate the role.",
-    Code.ROLE_ATTRIBUTE: "ALTER ROLE back to the declared attributes, or run `pulumi up` to reconcile.",
+    Code.ROLE_MISSING: "Run `pulumi up --refresh` to recreate the role (a bare `pulumi up` trusts the stored state and changes nothing).",
+    Code.ROLE_ATTRIBUTE: "Run `pulumi up --refresh` (or `pulumi refresh`, then `pulumi up`): the refresh reads the role back, so the update puts "
+                         "the declared attributes back; a bare `pulumi up` sees no change. Or ALTER ROLE back by hand.",
     Code.PASSWORD_NOT_SCRAM: "Set password_encryption = 'scram-sha-256' and rotate the tenant's password through the program.",
-    Code.SEARCH_PATH_MISMATCH: "ALTER ROLE ... SET search_path TO the tenant's schema only (and RESET any per-database override).",
+    Code.SEARCH_PATH_MISMATCH: "Run `pulumi up --refresh` (it sets the role's search_path back), or ALTER ROLE ... SET search_path "
+                               "TO the tenant's schema only by hand; RESET any per-database override (ALTER ROLE ... IN "
+                               "DATABASE ... RESET search_path), which no refresh reads.",
     Code.ROLE_SETTING_MISMATCH: "ALTER ROLE ... SET the declared value, or RESET an undeclared setting (ALTER ROLE ... IN DATABASE ... RESET, "
-                                "ALTER DATABASE ... RESET for a database-wide one); `pulumi up` restores declared values but "
-                                "removes no extra setting.",
+                                "ALTER DATABASE ... RESET for a database-wide one); `pulumi up --refresh` restores search_path, role, "
+                                "statement_timeout and idle_in_transaction_session_timeout (not temp_file_limit) and removes no "
+                                "extra setting.",
     Code.LOGIN_SLOT_INHERITS: "ALTER ROLE <slot> NOINHERIT; on PostgreSQL 16+ also GRANT <owner> TO <slot> WITH INHERIT FALSE "
                               "(or revoke and grant again after NOINHERIT). Slots reach the owner's privileges only via SET role.",
     Code.LOGIN_SHARED_BY_SLOTS: "REVOKE the slot from that role: each slot is a login of its own, a member of the owner role only, "
                                 "so rotating one credential never leaves a login holding both.",
     Code.UNEXPECTED_MEMBERSHIP: "REVOKE the role from the tenant; tenants must not be members of any role.",
     Code.ROLE_HAS_MEMBERS: "REVOKE the tenant's role from that member; nobody but the admin may act as a tenant.",
-    Code.SCHEMA_MISSING: "Run `pulumi up` to recreate the schema.",
+    Code.SCHEMA_MISSING: "Run `pulumi up --refresh` to recreate the schema (empty: the data went with it; restore it from a backup).",
     Code.SCHEMA_OWNER: "ALTER SCHEMA ... OWNER TO the admin role; a tenant must not own its schema.",
-    Code.OWN_SCHEMA_PRIVILEGE_MISSING: "GRANT USAGE, CREATE ON SCHEMA to the tenant, or run `pulumi up`.",
-    Code.CONNECT_MISSING: "GRANT CONNECT ON DATABASE to the tenant, or run `pulumi up`.",
+    Code.OWN_SCHEMA_PRIVILEGE_MISSING: "Run `pulumi up --refresh` (the refresh reads the grant back, the update grants it again), or GRANT USAGE, "
+                                      "CREATE ON SCHEMA to the tenant by hand.",
+    Code.CONNECT_MISSING: "Run `pulumi up --refresh`, or GRANT CONNECT ON DATABASE to the tenant by hand.",
     Code.DEFAULT_PRIVILEGES_PRESENT: "ALTER DEFAULT PRIVILEGES FOR ROLE <role> [IN SCHEMA <schema>] REVOKE ALL ON <objects> FROM "
                                      "<tenant role>: the ownership model has none (migrations run as the tenant).",
-    Code.OFFBOARDED_HAS_PASSWORD: "ALTER ROLE ... PASSWORD NULL (or run `pulumi up`): an offboarded tenant has no credentials.",
-    Code.OFFBOARDED_HAS_CONNECT: "REVOKE CONNECT ON DATABASE ... FROM the owner role (or run `pulumi up`).",
-    Code.OFFBOARDED_SLOT_PRESENT: "Run `pulumi up` to drop the login slot; if it owns objects, ALTER ... OWNER TO the tenant's owner "
-                                  "role first, never REASSIGN OWNED.",
+    Code.OFFBOARDED_HAS_PASSWORD: "ALTER ROLE ... PASSWORD NULL by hand: an offboarded tenant has no credentials, and a refresh does "
+                                  "not read back a password the program never set.",
+    Code.OFFBOARDED_HAS_CONNECT: "REVOKE CONNECT ON DATABASE ... FROM the owner role (and from PUBLIC or the role it inherits it "
+                                 "through); the program holds no CONNECT grant of an offboarded tenant that a refresh could repair.",
+    Code.OFFBOARDED_SLOT_PRESENT: "Run `pulumi up --refresh` (it drops a slot the stack still holds, e.g. after a failed offboarding), "
+                                  "else DROP ROLE it by hand; if it owns objects, ALTER ... OWNER TO the tenant's owner role first, "
+                                  "never REASSIGN OWNED.",
     Code.CROSS_TENANT_ACCESS: "REVOKE the privilege (or the membership it comes through); tenants must not reach each other's schemas.",
-    Code.EXTRA_GRANT: "REVOKE the privilege; a tenant holds privileges only on its own schema and CONNECT on its database.",
+    Code.EXTRA_GRANT: "REVOKE the privilege; a tenant holds privileges only on its own schema and CONNECT on its database. On "
+                      "those two, `pulumi up --refresh` puts the declared privileges back; anywhere else only a REVOKE does.",
     Code.PUBLIC_GRANT: "REVOKE the privilege FROM PUBLIC; every role, other tenants included, holds it.",
-    Code.CAN_CONNECT_OTHER_DATABASE: "REVOKE CONNECT ON DATABASE from the tenant (or from the role it inherits it through).",
+    Code.CAN_CONNECT_OTHER_DATABASE: "REVOKE CONNECT ON DATABASE from the tenant (or from the role it inherits it through): the "
+                                     "program grants a tenant CONNECT on its own database only. PUBLIC's CONNECT is public_connect.",
     Code.FOREIGN_OWNED_OBJECT: "ALTER ... OWNER TO the tenant's owner role (the statement is in the message), or drop the object; "
                                "never REASSIGN OWNED, which moves everything else the role owns too.",
     Code.PRIVILEGED_SECURITY_DEFINER: "ALTER FUNCTION ... OWNER TO the tenant's owner role, or drop it: it runs with its owner's "
@@ -97,17 +107,26 @@ FIXES: dict[Code, str] = {
     Code.OBJECT_OUTSIDE_OWN_SCHEMA: "Move or drop the object; then REVOKE whatever let the tenant create it there.",
     Code.LARGE_OBJECTS_OWNED: "ALTER LARGE OBJECT <oid> OWNER TO the tenant's owner role, for each large object of the slot; "
                               "never REASSIGN OWNED.",
-    Code.PUBLIC_CONNECT: "REVOKE CONNECT ON DATABASE ... FROM PUBLIC (the program's database hardening does this).",
-    Code.PUBLIC_TEMP: "REVOKE TEMPORARY ON DATABASE ... FROM PUBLIC (the program's database hardening does this).",
-    Code.PUBLIC_CREATE_ON_PUBLIC_SCHEMA: "REVOKE CREATE ON SCHEMA public FROM PUBLIC (the program's database hardening does this).",
+    Code.PUBLIC_CONNECT: "A database that holds tenants, or is in the server's protectedDatabases: run `pulumi up --refresh` (with "
+                         "hardenDatabases on, the refresh reads the Grant to PUBLIC back and the update revokes it again). Any "
+                         "other database of the server is not hardened by the program: add it to protectedDatabases and run "
+                         "`pulumi up`, or REVOKE CONNECT, TEMPORARY ON DATABASE ... FROM PUBLIC by hand.",
+    Code.PUBLIC_TEMP: "Run `pulumi up --refresh` (with hardenDatabases on, it revokes it again), or REVOKE TEMPORARY ON DATABASE ... FROM "
+                      "PUBLIC by hand.",
+    Code.PUBLIC_CREATE_ON_PUBLIC_SCHEMA: "Run `pulumi up --refresh` (with hardenDatabases on, it revokes it again), or REVOKE CREATE ON SCHEMA "
+                                        "public FROM PUBLIC by hand (never USAGE: shared extensions live there).",
     Code.NO_CREDENTIALS: "Pass the `connections` output with --show-secrets; without it the tenant cannot be tested hands-on.",
-    Code.LOGIN_FAILED: "Check the role's password, LOGIN, VALID UNTIL and pg_hba.conf; `pulumi refresh` then `pulumi up`.",
-    Code.SUSPENDED_CAN_LOG_IN: "ALTER ROLE ... NOLOGIN for every login role of the tenant, or run `pulumi up`.",
-    Code.OWN_SCHEMA_UNUSABLE: "Restore USAGE, CREATE on the schema and the role's search_path (`pulumi up`).",
-    Code.COULD_CREATE_IN_PUBLIC: "REVOKE CREATE ON SCHEMA public FROM PUBLIC and from the tenant.",
+    Code.LOGIN_FAILED: "Check the role's password, LOGIN, VALID UNTIL and pg_hba.conf; `pulumi up --refresh` puts the declared password and "
+                       "attributes back.",
+    Code.SUSPENDED_CAN_LOG_IN: "Run `pulumi up --refresh`, or ALTER ROLE ... NOLOGIN for every login role of the tenant by hand.",
+    Code.OWN_SCHEMA_UNUSABLE: "Run `pulumi up --refresh`: it restores USAGE, CREATE on the schema and the role's search_path.",
+    Code.COULD_CREATE_IN_PUBLIC: "Run `pulumi up --refresh` (with hardenDatabases on, it revokes PUBLIC's CREATE on public again); "
+                                 "REVOKE CREATE ON SCHEMA public FROM the tenant if it was granted to the tenant itself.",
     Code.COULD_CREATE_SCHEMA: "REVOKE CREATE ON DATABASE from the tenant and from PUBLIC.",
-    Code.COULD_CREATE_ROLE: "ALTER ROLE ... NOCREATEROLE NOSUPERUSER.",
-    Code.COULD_CREATE_DATABASE: "ALTER ROLE ... NOCREATEDB NOSUPERUSER.",
+    Code.COULD_CREATE_ROLE: "Run `pulumi up --refresh` (tenant roles are declared NOCREATEROLE NOSUPERUSER), or ALTER ROLE ... "
+                            "NOCREATEROLE NOSUPERUSER by hand; REVOKE any role membership that gives it.",
+    Code.COULD_CREATE_DATABASE: "Run `pulumi up --refresh` (tenant roles are declared NOCREATEDB NOSUPERUSER), or ALTER ROLE ... "
+                                "NOCREATEDB NOSUPERUSER by hand; REVOKE any role membership that gives it.",
     Code.COULD_USE_OTHER_SCHEMA: "REVOKE the privilege on the other tenant's schema (see cross_tenant_access).",
     Code.PROBE_INCONCLUSIVE: "Rerun verify; if it repeats, read the server log for the statement that failed.",
 }

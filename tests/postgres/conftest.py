@@ -1,9 +1,23 @@
-"""PostgreSQL tier fixtures: one throwaway server per major under test, reset between tests."""
+"""PostgreSQL tier fixtures: one throwaway server per major under test, reset between tests.
+
+The `deployment` stack's admin is the server's superuser, or, in a module that sets
+`ADMIN_PROFILES = tests.support.deployment.ADMIN_PROFILES`, each admin profile in turn
+("superuser", and "managed": the CREATEROLE, non-superuser admin of RDS, Cloud SQL or Azure;
+see tests/support/deployment.py). A module-scoped fixture may depend on `admin_profile` too.
+"""
 
 import pytest
 
 from pg_tenants.local_postgres import pg_versions_under_test, running_postgres
-from tests.support.deployment import SERVER_SETTINGS, Deployment, create_database, reset_server, stack_for
+from tests.support.deployment import (
+    SERVER_SETTINGS,
+    SUPERUSER,
+    Deployment,
+    create_tenant_database,
+    prepare_admin,
+    reset_server,
+    stack_for,
+)
 
 
 @pytest.fixture(scope="session", params=pg_versions_under_test(), ids=lambda major: f"pg{major}")
@@ -12,9 +26,27 @@ def pg_server(request):
         yield pg
 
 
+@pytest.fixture(scope="session")
+def admin_profile():
+    """The admin profile of the `deployment` stack; ADMIN_PROFILES in a module parametrizes it."""
+    return SUPERUSER
+
+
+def pytest_generate_tests(metafunc):
+    profiles = getattr(metafunc.module, "ADMIN_PROFILES", None)
+    if profiles and "admin_profile" in metafunc.fixturenames:
+        # Module scope: a module's tests run profile by profile, and module fixtures once per profile.
+        metafunc.parametrize("admin_profile", profiles, scope="module")
+
+
 @pytest.fixture
-def deployment(pg_server, tmp_path):
-    """An empty stack whose tenants go to a fresh database `app`; the server is reset after."""
-    create_database(pg_server, "app")
-    yield Deployment(pg_server, stack_for(pg_server, tmp_path / "tenants", "app"))
-    reset_server(pg_server)
+def deployment(pg_server, admin_profile, tmp_path):
+    """An empty stack whose tenants go to a fresh database `app`, created by the profile's admin;
+    `deployment.pg` is the server's superuser (`stack_admin(deployment)`: the stack's admin).
+    The server is reset after."""
+    admin = prepare_admin(pg_server, admin_profile)
+    try:
+        create_tenant_database(pg_server, admin, "app")
+        yield Deployment(pg_server, stack_for(admin, tmp_path / "tenants", "app", profile=admin_profile))
+    finally:
+        reset_server(pg_server)

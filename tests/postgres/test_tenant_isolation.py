@@ -16,7 +16,21 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.support.deployment import Deployment, connect_as, create_database, login_refusal, reset_server, stack_for
+from tests.support.deployment import (
+    ADMIN_PROFILES,
+    Deployment,
+    connect_as,
+    create_tenant_database,
+    login_refusal,
+    prepare_admin,
+    reset_server,
+    stack_admin,
+    stack_for,
+)
+
+# The fleet is deployed once per admin profile: the server's superuser, and a managed service's
+# admin (CREATEROLE, not SUPERUSER; tests/support/deployment.py), and every test runs on both.
+ADMIN_PROFILES = ADMIN_PROFILES
 
 FLEET = [
     {"name": "acme"},
@@ -32,26 +46,29 @@ INSUFFICIENT_PRIVILEGE = "42501"
 
 
 @pytest.fixture(scope="module")
-def fleet(pg_server, tmp_path_factory):
-    create_database(pg_server, "app")
-    stack = stack_for(pg_server, tmp_path_factory.mktemp("fleet") / "tenants", "app")
-    # An admin-provided password full of characters every format must escape.
-    stack.secrets["initechPassword"] = "".join(secrets.choice(string.punctuation + "aZ9") for _ in range(32))
-    deployment = Deployment(pg_server, stack)
-    deployment.write(FLEET)
-    deployment.up(parallelism=10)
-    with pg_server.admin_connect("app") as admin:
-        for schema in SCHEMAS.values():
-            # An admin who creates objects in a tenant schema anyway (the README says not to):
-            # with no default privileges, the tenant gets no handle on them.
-            admin.execute(sql.SQL("CREATE TABLE {}.admin_made (id int PRIMARY KEY, note text)").format(sql.Identifier(schema)))
-            admin.execute(sql.SQL("INSERT INTO {}.admin_made VALUES (1, 'from the admin')").format(sql.Identifier(schema)))
-    for name in NAMES:
-        with connect_as(deployment.connections[name]) as tenant:
-            tenant.execute("CREATE TABLE private_rows (id int, secret text)")
-            tenant.execute("INSERT INTO private_rows VALUES (1, %s)", (f"{name}'s secret",))
-    yield deployment
-    reset_server(pg_server)
+def fleet(pg_server, admin_profile, tmp_path_factory):
+    admin = prepare_admin(pg_server, admin_profile)
+    try:
+        create_tenant_database(pg_server, admin, "app")
+        stack = stack_for(admin, tmp_path_factory.mktemp("fleet") / "tenants", "app", profile=admin_profile)
+        # An admin-provided password full of characters every format must escape.
+        stack.secrets["initechPassword"] = "".join(secrets.choice(string.punctuation + "aZ9") for _ in range(32))
+        deployment = Deployment(pg_server, stack)
+        deployment.write(FLEET)
+        deployment.up(parallelism=10)
+        with stack_admin(deployment).admin_connect("app") as conn:
+            for schema in SCHEMAS.values():
+                # An admin who creates objects in a tenant schema anyway (the README says not to):
+                # with no default privileges, the tenant gets no handle on them.
+                conn.execute(sql.SQL("CREATE TABLE {}.admin_made (id int PRIMARY KEY, note text)").format(sql.Identifier(schema)))
+                conn.execute(sql.SQL("INSERT INTO {}.admin_made VALUES (1, 'from the admin')").format(sql.Identifier(schema)))
+        for name in NAMES:
+            with connect_as(deployment.connections[name]) as tenant:
+                tenant.execute("CREATE TABLE private_rows (id int, secret text)")
+                tenant.execute("INSERT INTO private_rows VALUES (1, %s)", (f"{name}'s secret",))
+        yield deployment
+    finally:
+        reset_server(pg_server)
 
 
 def as_tenant(fleet, name):
@@ -176,6 +193,9 @@ def test_tenant_cannot_create_a_role(fleet, name):
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("database", ["postgres", "template1"])
 def test_tenant_cannot_connect_to_another_database(fleet, name, database):
+    if database not in fleet.stack.servers["main"].get("protectedDatabases", ["postgres", "template1"]):
+        pytest.skip(f"{database} is not a protected database of this stack: a managed admin cannot harden it "
+                    "(test_managed_admin.py::test_template1_cannot_be_protected_by_a_managed_admin)")
     assert login_refusal(fleet.pg, fleet.connections[name], dbname=database) == INSUFFICIENT_PRIVILEGE
 
 

@@ -10,8 +10,12 @@ import pulumi
 import pytest
 from psycopg import sql
 
-from tests.support.deployment import connect_as, login_refusal
+from tests.support.deployment import ADMIN_PROFILES, connect_as, login_refusal, stack_admin
 from tests.support.engine_plan import ApplyError, EngineError
+
+# Every test runs with the server's superuser as the stack's admin, then with a managed
+# service's admin (CREATEROLE, not SUPERUSER): tests/support/deployment.py.
+ADMIN_PROFILES = ADMIN_PROFILES
 
 ACME = {"name": "acme"}
 GLOBEX = {"name": "globex"}
@@ -277,7 +281,8 @@ def test_a_login_slot_cannot_create_objects_of_its_own_after_reset_role(deployme
 
 
 def make_cloacina_tenant(pg, schema, user, password):
-    """What Cloacina's DatabaseAdmin::create_tenant runs (../shared/ref/anchors.md)."""
+    """What Cloacina's DatabaseAdmin::create_tenant runs (../shared/ref/anchors.md), as `pg`'s
+    admin: the stack's admin (`stack_admin`), which is what ran Cloacina on that server."""
     with pg.admin_connect("app") as admin, admin.transaction():
         admin.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         admin.execute(sql.SQL("CREATE USER {} WITH PASSWORD {}").format(sql.Identifier(user), sql.Literal(password)))
@@ -290,8 +295,20 @@ def make_cloacina_tenant(pg, schema, user, password):
         admin.execute(sql.SQL("INSERT INTO {}.orders SELECT g, 'legacy ' || g FROM generate_series(1, 4) g").format(sql.Identifier(schema)))
 
 
+def hand_over(admin, alter_owner, role):
+    """`ALTER … OWNER TO role` as the refusal's fix says: an admin that cannot SET ROLE to the
+    role (a managed admin on 15 and older) grants it to itself first and revokes it after."""
+    can_set = admin.execute("SELECT pg_has_role(current_user, %s, %s)",
+                            (role, "SET" if admin.info.server_version >= 160000 else "MEMBER")).fetchone()[0]
+    if not can_set:
+        admin.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))
+    admin.execute(alter_owner)
+    if not can_set:
+        admin.execute(sql.SQL("REVOKE {} FROM CURRENT_USER").format(sql.Identifier(role)))
+
+
 def test_adopting_a_cloacina_tenant_is_refused_while_the_admin_owns_its_tables(deployment):
-    make_cloacina_tenant(deployment.pg, "acme", "acme", "cloacina-old-password-123")
+    make_cloacina_tenant(stack_admin(deployment), "acme", "acme", "cloacina-old-password-123")
     deployment.write([{**ACME, "adopt": True}])
     with pytest.raises(pulumi.RunError, match=r"table acme\.orders .* is owned by .*ALTER TABLE acme\.orders OWNER TO"):
         deployment.up()
@@ -299,9 +316,9 @@ def test_adopting_a_cloacina_tenant_is_refused_while_the_admin_owns_its_tables(d
 
 
 def test_adopting_a_cloacina_tenant_keeps_its_rows_and_the_new_credentials_log_in(deployment):
-    make_cloacina_tenant(deployment.pg, "acme", "acme", "cloacina-old-password-123")
-    with deployment.pg.admin_connect("app") as admin:
-        admin.execute("ALTER TABLE acme.orders OWNER TO acme")  # the fix the refusal gives
+    make_cloacina_tenant(stack_admin(deployment), "acme", "acme", "cloacina-old-password-123")
+    with stack_admin(deployment).admin_connect("app") as admin:
+        hand_over(admin, "ALTER TABLE acme.orders OWNER TO acme", "acme")  # the fix the refusal gives
     deployment.write([{**ACME, "adopt": True}])
     deployment.up()
     assert {s.name for s in deployment.last_plan.of("import")} == {"acme-role", "acme-schema"}
@@ -317,7 +334,7 @@ def test_adopting_a_cloacina_tenant_keeps_its_rows_and_the_new_credentials_log_i
 
 
 def test_an_existing_schema_is_never_taken_over_without_adopt(deployment):
-    make_cloacina_tenant(deployment.pg, "acme", "someone_else", "another-old-password-1")
+    make_cloacina_tenant(stack_admin(deployment), "acme", "someone_else", "another-old-password-1")
     deployment.write([ACME])
     with pytest.raises(pulumi.RunError) as refused:
         deployment.up()

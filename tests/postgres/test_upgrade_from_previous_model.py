@@ -351,11 +351,16 @@ def test_the_upgrade_replaces_or_deletes_no_role_schema_or_schema_grant(upgraded
 EXPECTED_STEPS = {
     *(("update", ROLE, name) for name in ("acme-role", "initech-role", "globex-role", "globex-login-a", "globex-login-b")),
     *(("create", DYNAMIC, f"{tenant}-temp-file-limit") for tenant in ("acme", "globex", "initech")),
+    ("create", DYNAMIC, "globex-login-handover"),
     ("create", GRANT, "globex-database-connect-a"),
     ("create", GRANT, "globex-database-connect-b"),
     ("delete", GRANT, "globex-database-connect"),
     *(("delete", DEFAULT_PRIVILEGES, f"{tenant}-default-{kind}")
       for tenant in ("acme", "globex", "initech") for kind in ("tables", "sequences", "functions")),
+    # Database hardening becomes undoable: a record of what PUBLIC holds beside each Grant to
+    # PUBLIC, which keeps its name (its delete would strip PUBLIC's USAGE on `public`).
+    *(("create", DYNAMIC, f"main-{database}-public-database-record") for database in ("app", "postgres", "template1")),
+    ("create", DYNAMIC, "main-app-public-schema-record"),
 }
 
 

@@ -17,7 +17,11 @@ import yaml
 from psycopg import sql
 
 from pg_tenants.cli import main as pg_tenants_main
-from tests.support.deployment import Deployment, connect_as
+from tests.support.deployment import ADMIN_PROFILES, MANAGED, Deployment, connect_as, stack_admin
+
+# Deployed and verified with the server's superuser as the admin, then with a managed service's
+# admin (CREATEROLE, not SUPERUSER; tests/support/deployment.py), which also runs verify.
+ADMIN_PROFILES = ADMIN_PROFILES
 
 # Every tenant kind and state, with every field that reaches a role setting.
 FLEET = [
@@ -34,6 +38,14 @@ FLEET = [
 ]
 
 
+def fleet_for(profile: str) -> list[dict[str, Any]]:
+    """FLEET as the profile can deploy it: a managed admin cannot set a per-role temp_file_limit
+    (its stack says defaultTempFileLimit -1, and a tenant's own limit is refused)."""
+    if profile != MANAGED:
+        return FLEET
+    return [{k: v for k, v in t.items() if k != "temp_file_limit"} for t in FLEET]
+
+
 def write_stack_file(deployment: Deployment, path) -> None:
     """The stack file an operator has: settings in clear, the admin password as a secure value."""
     values, _ = deployment.stack.as_pulumi_config()
@@ -47,7 +59,8 @@ def run_verify(deployment: Deployment, tmp_path, monkeypatch) -> dict[str, Any]:
     outputs.write_text(json.dumps({key: out.value for key, out in deployment.last_run.outputs.items()}))
     stack_file = tmp_path / "Pulumi.test.yaml"
     write_stack_file(deployment, stack_file)
-    monkeypatch.setenv("PG_TENANTS_ADMIN_CONNINFO", deployment.pg.admin_conninfo())
+    # Verify logs in as the stack's admin, as in a pipeline (a managed admin is no superuser).
+    monkeypatch.setenv("PG_TENANTS_ADMIN_CONNINFO", stack_admin(deployment).admin_conninfo())
     out = io.StringIO()
     pg_tenants_main(["verify", "--outputs", str(outputs), "--stack-config", str(stack_file), "--json", "--no-progress"],
                     stdout=out, stderr=io.StringIO())  # fmt: skip
@@ -59,17 +72,36 @@ def findings(report: dict[str, Any]) -> list[tuple[str, str]]:
     return per_tenant + [(f["subject"], f["code"]) for f in report["database_findings"]]
 
 
+# A managed admin cannot take PUBLIC's CONNECT and TEMPORARY on template1 (the bootstrap
+# superuser's), so its stack does not protect it, and verify (which checks every database) says so.
+TEMPLATE1_OPEN = [("database template1", "public_connect"), ("database template1", "public_grant")]
+
+
+def fleet_findings(report: dict[str, Any], profile: str) -> list[tuple[str, str]]:
+    """The findings, but for template1's under the managed profile (asserted to be exactly those)."""
+    found = findings(report)
+    if profile != MANAGED:
+        return found
+    assert [f for f in found if f[0] == "database template1"] == TEMPLATE1_OPEN
+    return [f for f in found if f[0] != "database template1"]
+
+
 @pytest.fixture
-def deployed(deployment):
-    deployment.write(FLEET)
+def fleet(admin_profile):
+    return fleet_for(admin_profile)
+
+
+@pytest.fixture
+def deployed(deployment, fleet):
+    deployment.write(fleet)
     deployment.up()
     return deployment
 
 
-def test_a_fleet_in_every_state_passes_verify(deployed, tmp_path, monkeypatch):
+def test_a_fleet_in_every_state_passes_verify(deployed, admin_profile, tmp_path, monkeypatch):
     report = run_verify(deployed, tmp_path, monkeypatch)
-    assert findings(report) == []
-    assert report["verdict"] == "pass"
+    assert fleet_findings(report, admin_profile) == []
+    assert report["verdict"] == ("fail" if admin_profile == MANAGED else "pass")  # managed: template1 only
 
 
 def test_verify_reports_every_state_as_deployed(deployed, tmp_path, monkeypatch):
@@ -82,17 +114,17 @@ def test_verify_reports_every_state_as_deployed(deployed, tmp_path, monkeypatch)
     }  # fmt: skip
 
 
-def test_a_fleet_after_offboarding_and_reactivation_passes_verify(deployed, tmp_path, monkeypatch):
-    for tenant in FLEET:
+def test_a_fleet_after_offboarding_and_reactivation_passes_verify(deployed, fleet, admin_profile, tmp_path, monkeypatch):
+    for tenant in fleet:
         with_rows = deployed.connections.get(tenant["name"])
         if with_rows is not None and tenant.get("state", "active") == "active":
             with connect_as(with_rows) as conn:
                 conn.execute("CREATE TABLE kept (id int)")
-    deployed.write([{**t, "state": "offboarded"} if t["name"] == "active_one" else t for t in FLEET])
+    deployed.write([{**t, "state": "offboarded"} if t["name"] == "active_one" else t for t in fleet])
     deployed.up()
-    deployed.write([{**t, "state": "active"} if t["name"] in ("gone", "gone_rotating") else t for t in FLEET])
+    deployed.write([{**t, "state": "active"} if t["name"] in ("gone", "gone_rotating") else t for t in fleet])
     deployed.up()
-    assert findings(run_verify(deployed, tmp_path, monkeypatch)) == []
+    assert fleet_findings(run_verify(deployed, tmp_path, monkeypatch), admin_profile) == []
 
 
 @pytest.mark.parametrize(
@@ -102,14 +134,20 @@ def test_a_fleet_after_offboarding_and_reactivation_passes_verify(deployed, tmp_
         ("ALTER ROLE {gone} PASSWORD 'readable-again-123456'", "gone", "offboarded_has_password"),
         ("GRANT CONNECT ON DATABASE app TO {gone}", "gone", "offboarded_has_connect"),
         ("ALTER ROLE {limited} RESET temp_file_limit", "limited", "role_setting_mismatch"),
+        ("ALTER ROLE {limited} SET temp_file_limit = 4096", "limited", "role_setting_mismatch"),
         ("ALTER ROLE {limited} CONNECTION LIMIT 50", "limited", "role_attribute"),
         ("ALTER ROLE {rotating_a} INHERIT", "rotating", "login_slot_inherits"),
         ("CREATE FUNCTION active_one.f() RETURNS int LANGUAGE sql AS 'SELECT 1'", "active_one", "foreign_owned_object"),
         ("ALTER DEFAULT PRIVILEGES IN SCHEMA active_one GRANT TRIGGER ON TABLES TO {active_one}", "active_one", "default_privileges_present"),
     ],
 )
-def test_verify_catches_tampering_with_a_deployed_fleet(deployed, tmp_path, monkeypatch, tamper, tenant, code):
+def test_verify_catches_tampering_with_a_deployed_fleet(deployed, admin_profile, tmp_path, monkeypatch, tamper, tenant, code):
+    if "RESET temp_file_limit" in tamper and admin_profile == MANAGED:
+        pytest.skip("a managed admin declares no per-role temp_file_limit to reset (the SET case covers it)")
+    if code == "offboarded_has_password" and admin_profile == MANAGED:
+        pytest.skip("pg_authid is readable by superusers only: a managed admin's verify cannot see a password")
     roles = {"gone": "gone", "limited": "limited", "rotating_a": "rotating_a", "active_one": "active_one"}
+    # Tampering by the server's superuser (someone else): what anyone could have done by hand.
     with deployed.pg.admin_connect("app") as admin:
         admin.execute(sql.SQL(tamper).format(**{k: sql.Identifier(v) for k, v in roles.items()}))
     assert (tenant, code) in findings(run_verify(deployed, tmp_path, monkeypatch))

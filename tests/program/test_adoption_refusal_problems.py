@@ -4,6 +4,7 @@ database over every adopting tenant there (the catalogs themselves: tests/postgr
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -83,8 +84,19 @@ def test_an_extension_is_moved_or_dropped_not_handed_over(acme):
     assert "OWNER TO" not in problem.fix and "ALTER EXTENSION citext SET SCHEMA" in problem.fix
 
 
+class Rows(list):
+    def fetchone(self) -> Any:
+        return self[0] if self else None
+
+    def fetchall(self) -> list[Any]:
+        return list(self)
+
+
 class FakeConnection:
-    """Answers the catalog reads from a table of (database -> schemas, roles, owned rows)."""
+    """Answers the catalog reads from a table of (database -> schemas, roles, owned rows); the
+    admin is a superuser (pg_tenants.server_checks then has nothing to refuse)."""
+
+    info = SimpleNamespace(server_version=150000)
 
     def __init__(self, database: str, catalog: dict[str, dict[str, Any]], log: list[tuple[str, str, Any]]) -> None:
         self.database, self.catalog, self.log = database, catalog[database], log
@@ -95,7 +107,11 @@ class FakeConnection:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def execute(self, query: str, params: Any) -> list[tuple[Any, ...]]:
+    def execute(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
+        if "rolname = current_user" in query:  # server_checks.read_admin
+            return Rows([("admin", True, True, True)])
+        if "FROM pg_database d" in query:  # server_checks: the admin can change every database's ACL
+            return Rows([(name, "admin", True, []) for name in params["names"]])
         if "pg_statistic_ext" in query:
             self.log.append((self.database, "owned", params))
             return [row for row in self.catalog["owned"] if row[0] in params["schemas"]]

@@ -1,4 +1,4 @@
-"""A minimal model of what `pulumi up` / `pulumi destroy` do with two recorded program runs.
+"""A minimal model of what `pulumi up` / `pulumi destroy` / `pulumi refresh` do with recorded program runs.
 
 `plan(old, new)` matches resources by URN and aliases and classifies each as create / same /
 update / replace / import / delete, the way pulumi/pulumi's step generator does
@@ -7,12 +7,20 @@ ProviderDouble with the engine's concurrency: a resource's step starts as soon a
 everything it depends on (dependencies, parent, provider) are done, independent steps run at
 the same time, and deletes run afterwards in antichains (step_generator.go:ScheduleDeletes).
 On the first failure no new step starts, in-flight ones finish, then ApplyError is raised.
-See docs/provider-double.md for what is and is not modelled.
+`refresh(state, double)` reads every resource back.
+
+The state keeps, per resource, the inputs the engine stores (`Registration.inputs`: the
+program's, with ignored keys taken from the old inputs) and the provider's outputs
+(`Registration.state`: what its Read returned after the last create, update, import or
+refresh). pulumi-postgresql resources are diffed as the bridge does: new inputs against the
+old OUTPUTS; dynamic resources as the engine does when their provider has no diff: old inputs
+against new inputs. See docs/provider-double.md for what is and is not modelled.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,21 +28,40 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support.program_run import DYNAMIC, POSTGRES_PROVIDER, ProgramRun, Registration
+from tests.support.program_run import DYNAMIC, POSTGRES_PROVIDER, ROLE, SCHEMA, ProgramRun, Registration
 from tests.support.provider_double import (
     DELETE_BEFORE_REPLACE_TYPES,
     ProviderDouble,
+    ProviderInitError,
+    attributes,
     changed_keys,
     forces_replacement,
-    normalized_inputs,
     provider_urn,
 )
 
-# `pulumi up --parallel` defaults to unbounded (2147483647). Threads are not free, so 32 here:
-# more than the provider's 20 pooled connections, so as with the real provider it is the
-# connection pool (ProviderDouble), not the engine, that queues work.
-DEFAULT_PARALLELISM = 32
+
+def _default_parallelism() -> int:
+    # `pulumi up --parallel` defaults to PULUMI_PARALLEL when set, else 4 x GOMAXPROCS, i.e. 4
+    # per CPU the process may use (pulumi pkg/cmd/pulumi/operations/up.go:defaultParallel,
+    # pulumi/pulumi#14989). With fewer than 5 CPUs that is below the provider's 20 pooled
+    # connections, so the engine, not the pool, queues the work.
+    configured = os.environ.get("PULUMI_PARALLEL", "")
+    if configured.isdigit() and int(configured) > 0:
+        return min(int(configured), 2**31 - 1)
+    return 4 * len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 4 * (os.cpu_count() or 1)
+
+
+DEFAULT_PARALLELISM = _default_parallelism()
 _ALWAYS_SECRET = frozenset({"password", "passwordWo", "result", "bcryptHash", "base64", "hex"})
+DATABASE = "postgresql:index/database:Database"
+# pulumi-postgresql provider/resources.go: prov.SetAutonaming(255, "-") makes every string
+# argument called `name` auto-named (pulumi-terraform-bridge pkg/tfbridge/info/autonaming.go:
+# SetAutonaming). When the program sets it, the bridge asks for delete-before-replace
+# (pkg/tfbridge/provider.go:Diff, `len(replaces) > 0 && (res.Schema.DeleteBeforeReplace ||
+# nameRequiresDeleteBeforeReplace(...))`; schema.go:nameRequiresDeleteBeforeReplace: an
+# auto-named property that is not in `__defaults`). Of the types the double runs, Role,
+# Schema (and Database) have one; Grant has DeleteBeforeReplace itself.
+AUTONAMED_TYPES = frozenset({ROLE, SCHEMA, DATABASE})
 
 
 class EngineError(Exception):
@@ -56,9 +83,9 @@ class ApplyError(Exception):
 
 @dataclass(frozen=True)
 class Step:
-    op: str  # create | same | update | replace | import | delete | delete-replaced
+    op: str  # create | same | update | replace | import | delete | delete-replaced (| refresh, in errors)
     old: Registration | None
-    new: Registration | None
+    new: Registration | None  # inputs with ignoreChanges applied (processIgnoreChanges), as stored
     changed: tuple[str, ...] = ()
     replace_keys: tuple[str, ...] = ()
     delete_before_replace: bool = False
@@ -92,10 +119,11 @@ def _secret(reg: Registration | None, key: str) -> bool:
     return reg is not None and (key in reg.secret_inputs or key in _ALWAYS_SECRET)
 
 
-def _shown(reg: Registration | None, key: str) -> str:
-    if reg is None or key not in reg.inputs:
+def _shown(reg: Registration | None, key: str, *, outputs: bool = False) -> str:
+    values = (attributes(reg) if outputs else reg.inputs) if reg is not None else {}
+    if key not in values:
         return "(unset)"
-    return "[secret]" if _secret(reg, key) else repr(reg.inputs[key])
+    return "[secret]" if _secret(reg, key) else repr(values[key])
 
 
 @dataclass
@@ -136,12 +164,15 @@ class Plan:
         return "\n".join([*lines, f"Resources: {totals or 'none'}"])
 
     def details(self) -> str:
-        """Every changed input as old => new; secret inputs show [secret]."""
+        """Every changed input as old => new; secret inputs show [secret]. The old value of a
+        pulumi-postgresql resource is its output (what the provider read back), which is what
+        the bridge diffed."""
         out = []
         for s in self.steps:
             if s.op in ("update", "replace"):
                 out.append(s.line())
-                out += [f"    {k}: {_shown(s.old, k)} => {_shown(s.new, k)}" for k in s.changed]
+                bridged = s.old is not None and _is_bridged_sql(s.old)
+                out += [f"    {k}: {_shown(s.old, k, outputs=bridged)} => {_shown(s.new, k)}" for k in s.changed]
         return "\n".join(out)
 
 
@@ -149,9 +180,12 @@ class Plan:
 class AppliedState:
     """The stack's resources after an apply; feed it to the next plan() as `old`."""
 
-    resources: list[Registration] = field(default_factory=list)
+    resources: list[Registration] = field(default_factory=list)  # .inputs stored, .state = outputs
     pending_delete: list[Registration] = field(default_factory=list)  # replaced olds not yet deleted
-    timings: dict[str, float] = field(default_factory=dict)  # "op urn" -> seconds
+    timings: dict[str, float] = field(default_factory=dict)  # "op urn" -> seconds, in completion order
+    # URN -> the errors of a resource written but not read back (the engine's InitErrors); the
+    # next `up` updates it even without a diff (step_generator.go:applyReplaceOnChanges).
+    init_errors: dict[str, list[str]] = field(default_factory=dict)
 
     def by_name(self, name: str) -> Registration:
         found = [r for r in self.resources if r.name == name]
@@ -217,22 +251,90 @@ def _is_sql(reg: Registration) -> bool:
     return reg.custom and (reg.type.startswith("postgresql:") or reg.type == DYNAMIC)
 
 
-def _classify(old: Registration | None, new: Registration) -> Step:
+def _is_bridged_sql(reg: Registration) -> bool:
+    return reg.custom and reg.type.startswith("postgresql:")
+
+
+def _top_level(path: str) -> str:
+    return path.split(".")[0].split("[")[0]
+
+
+def processed_inputs(new: Registration, old: Registration) -> Registration:
+    """`new` with every ignoreChanges key set back to its value in the old INPUTS, or removed
+    when the old inputs lack it (step_generator.go:processIgnoreChanges, PropertyPath.Reset;
+    top-level keys only). These are the inputs the engine diffs and stores."""
+    if not new.ignore_changes:
+        return new
+    inputs = dict(new.inputs)
+    for key in {_top_level(p) for p in new.ignore_changes}:
+        if key in old.inputs:
+            inputs[key] = old.inputs[key]
+        else:
+            inputs.pop(key, None)
+    return dataclasses.replace(new, inputs=inputs)
+
+
+def provider_view(new: Registration, old: Registration) -> Registration:
+    """What the provider's Update acts on: the new inputs, except that an ignored key has no
+    diff for the bridge (provider.go:Diff filters it, `newIgnoreChanges`), so TF keeps the
+    value of the prior state (the old outputs) for it."""
+    if not new.ignore_changes:
+        return new
+    prior = attributes(old)
+    inputs = dict(new.inputs)
+    for key in {_top_level(p) for p in new.ignore_changes}:
+        if key in prior:
+            inputs[key] = prior[key]
+        else:
+            inputs.pop(key, None)
+    return dataclasses.replace(new, inputs=inputs)
+
+
+def _input_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
+    # step_generator.go:diffResource - a provider answering DIFF_UNKNOWN (the SDK's dynamic
+    # provider host when the provider has no diff(): dynamic/__main__.py:Diff) gets the
+    # engine's own diff of old inputs against new inputs, every key (`__provider` too).
+    return tuple(sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k)))
+
+
+def resource_diff(old: Registration, new: Registration) -> tuple[str, ...]:
+    """The changed keys the engine sees for `new` (inputs already processed) against `old`."""
+    if _is_bridged_sql(new):
+        # pulumi-terraform-bridge provider.go:Diff: the prior TF state is built from the old
+        # OUTPUTS (req.GetOlds()); the config from the new inputs.
+        return changed_keys(new.type, attributes(old), new.inputs, new.ignore_changes)
+    if new.custom and new.type == DYNAMIC:
+        return _input_diff(old.inputs, new.inputs)
+    return changed_keys(new.type, old.inputs, new.inputs, new.ignore_changes)
+
+
+def _classify(old: Registration | None, new: Registration, init_errors: Mapping[str, list[str]]) -> Step:
     if old is None:
         return Step("import" if new.import_id else "create", None, new)
+    new = processed_inputs(new, old)
     if not new.custom or new.type.startswith("pulumi:providers:"):
         # Components have no provider: any input change is a state-only update. Provider
         # config changes never replace here: the bridge's DiffConfig replaces only ForceNew
         # config keys and terraform-provider-postgresql's provider schema has none.
         diff = changed_keys(new.type, old.inputs, new.inputs, new.ignore_changes)
         return Step("update" if diff else "same", old, new, diff)
-    diff = changed_keys(new.type, old.inputs, new.inputs, new.ignore_changes)
-    replace = tuple(k for k in diff if forces_replacement(new.type, [k]) or k in new.replace_on_changes)
-    if not diff:
-        return Step("same", old, new)
+    diff = resource_diff(old, new)
+    triggered = replacement_triggered(old, new)
+    provider_replaces = () if triggered else tuple(k for k in diff if forces_replacement(new.type, [k]))
+    replace = tuple(k for k in diff if k in provider_replaces or k in new.replace_on_changes) + (
+        ("replacementTrigger",) if triggered else ())
+    if not diff and not triggered:
+        # A resource recorded with InitErrors is updated even without a diff
+        # (step_generator.go:applyReplaceOnChanges, hasInitErrors).
+        return Step("update" if old.urn in init_errors else "same", old, new)
     if not replace:
         return Step("update", old, new, diff)
-    dbr = new.delete_before_replace or new.type in DELETE_BEFORE_REPLACE_TYPES
+    # The provider asks for delete-before-replace only when IT requires the replacement
+    # (bridge provider.go:Diff: `len(replaces) > 0 && ...`): Grant always, an auto-named type
+    # whose `name` the program set; the program can ask for it in any case.
+    bridge_dbr = bool(provider_replaces) and (
+        new.type in DELETE_BEFORE_REPLACE_TYPES or (new.type in AUTONAMED_TYPES and "name" in new.inputs))
+    dbr = new.delete_before_replace or bridge_dbr
     blocked = ""
     if new.protect and old.protect:  # step_generator.go: unprotect + replace in one run is allowed
         blocked = (f"unable to replace resource {new.urn!r}\nas it is currently marked for protection. "
@@ -242,6 +344,16 @@ def _classify(old: Registration | None, new: Registration) -> Step:
         blocked = ("previously-imported resources that still specify an ID may not be replaced; "
                    "please remove the `import` declaration from your program")
     return Step("replace", old, new, diff, replace, dbr, blocked)
+
+
+def replacement_triggered(old: Registration, new: Registration) -> bool:
+    """The `replacement_trigger` option (step_generator.go:generateStepsFromDiff, shouldTriggerReplace):
+    a trigger that differs from the one in state replaces the resource without asking the provider
+    (no Diff, so no delete-before-replace from the provider); a missing one (null) on either side
+    - e.g. state written before the program set any - never does. Values are plain here: the
+    mock engine has no unknowns, which the engine would count as a change."""
+    before, after = getattr(old, "replacement_trigger", None), getattr(new, "replacement_trigger", None)
+    return before is not None and after is not None and before != after
 
 
 def _delete_step(old: Registration, op: str = "delete") -> Step:
@@ -318,8 +430,9 @@ def plan(old: Sequence[Registration] | AppliedState | ProgramRun | None,
     A first `pulumi up` is plan([], run); `pulumi destroy` is plan(state, []).
     """
     olds, news = _regs(old), _regs(new)
+    init_errors = old.init_errors if isinstance(old, AppliedState) else {}
     matched = _match(olds, news)
-    steps = _apply_delete_before_replace([_classify(matched.get(r.urn), r) for r in news], olds, news)
+    steps = _apply_delete_before_replace([_classify(matched.get(r.urn), r, init_errors) for r in news], olds, news)
     kept = {o.urn for o in matched.values()}
     condemned = [_delete_step(o) for o in olds if o.urn not in kept]
     condemned += [_delete_step(s.old, "delete-replaced") for s in steps  # type: ignore[arg-type]
@@ -332,24 +445,59 @@ def plan(old: Sequence[Registration] | AppliedState | ProgramRun | None,
 # --- execution ------------------------------------------------------------------------------
 
 class _Run:
-    def __init__(self, the_plan: Plan, double: ProviderDouble, olds: list[Registration]) -> None:
+    def __init__(self, the_plan: Plan, double: ProviderDouble, olds: list[Registration],
+                 init_errors: Mapping[str, list[str]] | None = None) -> None:
         self.plan, self.double = the_plan, double
         self.lock = threading.Lock()
         self.state: dict[str, Registration] = {r.urn: r for r in olds}
         self.pending: dict[str, Registration] = {}
         self.timings: dict[str, float] = {}
+        self.init_errors: dict[str, list[str]] = dict(init_errors or {})
 
     def snapshot(self) -> AppliedState:
         order = {s.new.urn: i for i, s in enumerate(self.plan.steps) if s.new}
         resources = sorted(self.state.values(), key=lambda r: order.get(r.urn, len(order)))
-        return AppliedState(resources, list(self.pending.values()), dict(self.timings))
+        urns = {r.urn for r in resources}
+        return AppliedState(resources, list(self.pending.values()), dict(self.timings),
+                            {u: e for u, e in self.init_errors.items() if u in urns})
+
+    def _record(self, reg: Registration, *, replaced: Registration | None = None) -> None:
+        with self.lock:
+            if replaced is not None and replaced.urn != reg.urn:
+                self.state.pop(replaced.urn, None)
+            self.state[reg.urn] = reg
+            self.init_errors.pop(reg.urn, None)
+
+    def _written(self, reg: Registration, write: Any, replaced: Registration | None = None) -> Registration:
+        """Run a provider create/update; a read-back failure still records the resource
+        (with InitErrors, in place of `replaced`) before the step fails, as the engine does
+        with a partial failure."""
+        try:
+            done = write()
+        except ProviderInitError as partial:
+            recorded = dataclasses.replace(reg, id=partial.id, state=partial.outputs)
+            with self.lock:
+                if replaced is not None and replaced.urn != reg.urn:
+                    self.state.pop(replaced.urn, None)
+                self.state[reg.urn] = recorded
+                self.init_errors[reg.urn] = [str(partial)]
+            raise
+        return dataclasses.replace(reg, id=done.id, state=done.outputs)
 
     # Provider calls; non-postgresql types (providers, components, random) are state-only.
     def _create(self, reg: Registration) -> Registration:
         if reg.type == POSTGRES_PROVIDER:
             self.double.register_provider(reg)
-        rid = self.double.create(reg) if _is_sql(reg) else (reg.id or f"{reg.name}-id")
-        return dataclasses.replace(reg, id=rid)
+        if _is_sql(reg):
+            return self._written(reg, lambda: self.double.create(reg))
+        return dataclasses.replace(reg, id=reg.id or f"{reg.name}-id")
+
+    def _update(self, old: Registration, new: Registration) -> Registration:
+        if new.type == POSTGRES_PROVIDER:
+            self.double.register_provider(new)
+        if _is_sql(new):
+            return self._written(new, lambda: self.double.update(old, provider_view(new, old)), replaced=old)
+        return dataclasses.replace(new, id=old.id)
 
     def _delete(self, reg: Registration) -> None:
         if reg.retain_on_delete:  # step.go: RetainOnDelete makes the delete a no-op
@@ -357,17 +505,34 @@ class _Run:
         if _is_sql(reg):
             self.double.delete(reg)
 
-    def _import(self, reg: Registration) -> Registration:
-        # step.go ImportStep: read, then diff declared inputs against what was read (after
-        # ignoreChanges); any difference fails the import - `up` does not import-then-update.
-        actual = self.double.import_(reg) if _is_sql(reg) else dict(reg.inputs)
-        diff = changed_keys(reg.type, actual, reg.inputs, reg.ignore_changes)
-        if diff:
-            raise EngineError(f"inputs to import do not match the existing resource: {', '.join(diff)}")
-        ignored = {p.split(".")[0] for p in reg.ignore_changes}
-        inputs = {k: v for k, v in reg.inputs.items() if k not in ignored}
-        inputs.update({k: v for k, v in normalized_inputs(reg.type, actual).items() if k in ignored})
-        return dataclasses.replace(reg, inputs=inputs, id=reg.import_id)
+    def _import(self, reg: Registration) -> None:
+        # Pulumi >= 3.174 (pulumi/pulumi#19339, "New eventual state import system"): ImportStep
+        # only reads (step.go:ImportStep.Apply - prov.Read with the import id, no Check, no
+        # Diff); the imported state then becomes the OLD state of normal step generation
+        # (step_generator.go: the import's completion source posts a continueResourceImportEvent,
+        # continueStepsFromImport applies processIgnoreChanges against the imported inputs and
+        # diffs), so differing inputs give an UpdateStep in the same deployment. No diff: the
+        # registration resolves with the imported state itself (step_generator.go, "If this
+        # was imported don't generate a new same step"). A diff needing replacement is refused
+        # while `import` is still declared ("previously-imported resources ...").
+        if not _is_sql(reg):
+            self._record(dataclasses.replace(reg, id=reg.import_id))
+            return
+        found = self.double.import_(reg)
+        imported = dataclasses.replace(reg, inputs=dict(found.inputs or {}), state=found.outputs, id=found.id)
+        self._record(imported)
+        new = processed_inputs(reg, imported)
+        diff = resource_diff(imported, new)
+        if not diff:
+            return
+        replace = [k for k in diff if forces_replacement(new.type, [k]) or k in new.replace_on_changes]
+        if replace:
+            raise EngineError("previously-imported resources that still specify an ID may not be replaced; "
+                              "please remove the `import` declaration from your program;\n"
+                              + "\n".join(f"{k}: {imported.inputs.get(k)!r} => {new.inputs.get(k)!r}" for k in replace))
+        started = time.perf_counter()
+        self._record(self._update(imported, new))
+        self.timings[f"update {new.urn}"] = time.perf_counter() - started
 
     def execute(self, step: Step) -> None:
         started = time.perf_counter()
@@ -379,22 +544,18 @@ class _Run:
             with self.lock:
                 if step.op == "delete":
                     self.state.pop(old.urn, None)  # type: ignore[union-attr]
+                    self.init_errors.pop(old.urn, None)  # type: ignore[union-attr]
                 self.pending.pop(old.urn, None)  # type: ignore[union-attr]
         elif step.op == "import":
-            done = self._import(new)  # type: ignore[arg-type]
-            with self.lock:
-                self.state[done.urn] = done
+            self.timings[f"import {step.urn}"] = 0.0  # placeholder keeps "import" before "update"
+            self._import(new)  # type: ignore[arg-type]
         elif step.op == "create":
-            done = self._create(new)  # type: ignore[arg-type]
-            with self.lock:
-                self.state[done.urn] = done
-        elif step.op in ("same", "update"):
-            if step.op == "update" and new.type == POSTGRES_PROVIDER:  # type: ignore[union-attr]
-                self.double.register_provider(new)  # type: ignore[arg-type]
-            rid = self.double.update(old, new) if step.op == "update" and _is_sql(new) else old.id  # type: ignore
-            with self.lock:
-                self.state.pop(old.urn, None)  # type: ignore[union-attr]
-                self.state[new.urn] = dataclasses.replace(new, id=rid)  # type: ignore[arg-type]
+            self._record(self._create(new))  # type: ignore[arg-type]
+        elif step.op == "same":
+            # SameStep: the new inputs with the old id and outputs.
+            self._record(dataclasses.replace(new, id=old.id, state=old.state), replaced=old)  # type: ignore[arg-type,union-attr]
+        elif step.op == "update":
+            self._record(self._update(old, new), replaced=old)  # type: ignore[arg-type]
         elif step.op == "replace":
             self._replace(step)
         self.timings[f"{step.op} {step.urn}"] = time.perf_counter() - started
@@ -411,16 +572,21 @@ class _Run:
                 self._delete(old)
             with self.lock:
                 self.state.pop(old.urn, None)
-            done = self._create(new)
-            with self.lock:
-                self.state[done.urn] = done
+            self._record(self._create(new))
             return
-        done = self._create(new)  # create-before-delete: the old goes in the delete phase
+        # create-before-delete: the old goes in the delete phase. CreateStep.Apply marks it
+        # pending delete once the create succeeded or only partly failed (step.go).
+        try:
+            done = self._create(new)
+        except ProviderInitError:
+            with self.lock:
+                self.pending[old.urn] = old
+                if old.urn != new.urn:
+                    self.state.pop(old.urn, None)
+            raise
         with self.lock:
-            if old.urn != done.urn:
-                self.state.pop(old.urn, None)
             self.pending[old.urn] = old
-            self.state[done.urn] = done
+        self._record(done, replaced=old)
 
 
 def _run_dag(run: _Run, steps: list[Step], pool: ThreadPoolExecutor) -> list[tuple[Step, BaseException]]:
@@ -468,7 +634,7 @@ def apply(the_plan: Plan, double: ProviderDouble, parallelism: int = DEFAULT_PAR
     for reg in [*olds, *(s.new for s in the_plan.steps if s.new)]:
         if reg.type == POSTGRES_PROVIDER:
             double.register_provider(reg)
-    run = _Run(the_plan, double, olds)
+    run = _Run(the_plan, double, olds, old.init_errors if isinstance(old, AppliedState) else None)
     if isinstance(old, AppliedState):
         run.pending = {r.urn: r for r in old.pending_delete}
     with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="engine") as pool:
@@ -485,11 +651,53 @@ def apply(the_plan: Plan, double: ProviderDouble, parallelism: int = DEFAULT_PAR
     return run.snapshot()
 
 
+def refresh(state: AppliedState, double: ProviderDouble, parallelism: int = DEFAULT_PARALLELISM) -> AppliedState:
+    """`pulumi refresh`: every custom resource read back by its provider, the state updated.
+
+    step.go:RefreshStep.Apply: components and providers are left as they are; a Read that
+    finds nothing removes the resource from the state; otherwise the outputs become what was
+    read, the inputs those the provider returned (the bridge's refresh inputs; the dynamic
+    host's only when the provider gives some), and InitErrors are cleared. Random resources
+    are state-only here (terraform-provider-random's Read changes nothing). A failing Read
+    fails the refresh: ApplyError with the state before it.
+    """
+    if parallelism < 1:
+        raise ValueError("parallelism must be at least 1")
+    for reg in state.resources:
+        if reg.type == POSTGRES_PROVIDER:
+            double.register_provider(reg)
+
+    def read(reg: Registration) -> Registration | None:
+        if not _is_sql(reg):
+            return reg
+        found = double.read(reg)
+        if found is None:
+            return None
+        inputs = found.inputs if found.inputs is not None else reg.inputs
+        return dataclasses.replace(reg, id=found.id, state=found.outputs, inputs=inputs)
+
+    everything = [*state.resources, *state.pending_delete]
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="refresh") as pool:
+        futures = [pool.submit(read, reg) for reg in everything]
+        wait(futures)
+    failures = [(Step("refresh", reg, reg), f.exception()) for reg, f in zip(everything, futures) if f.exception()]
+    if failures:
+        raise ApplyError(failures, state)  # type: ignore[arg-type]
+    results = [f.result() for f in futures]
+    refreshed = [r for r in results[:len(state.resources)] if r is not None]
+    pending = [r for r in results[len(state.resources):] if r is not None]
+    read_urns = {r.urn for r in refreshed if _is_sql(r)}
+    init_errors = {u: e for u, e in state.init_errors.items() if u not in read_urns and u in {r.urn for r in refreshed}}
+    return AppliedState(refreshed, pending, {}, init_errors)
+
+
 def up(old: Sequence[Registration] | AppliedState | ProgramRun | None, new: Sequence[Registration] | ProgramRun,
-       double: ProviderDouble, parallelism: int = DEFAULT_PARALLELISM) -> AppliedState:
-    """plan + apply in one call, as `pulumi up --yes`."""
+       double: ProviderDouble, parallelism: int = DEFAULT_PARALLELISM, *, refresh_first: bool = False) -> AppliedState:
+    """plan + apply in one call, as `pulumi up --yes` (`--refresh` with refresh_first=True)."""
     state = old if isinstance(old, AppliedState) else None
-    return apply(plan(old, new), double, parallelism, old=state or _regs(old))
+    if refresh_first:
+        state = refresh(state or AppliedState(_regs(old)), double, parallelism)
+    return apply(plan(state if state is not None else old, new), double, parallelism, old=state or _regs(old))
 
 
 def make_registration(type_token: str, name: str, inputs: Mapping[str, Any], *, stack: str = "test",

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.stack import run_pulumi_func
@@ -65,6 +66,8 @@ class Registration:
     additional_secret_outputs: tuple[str, ...]
     id: str
     state: dict[str, Any]  # what the mock provider returned, secrets unwrapped
+    # The `replacement_trigger` option, secrets unwrapped; None when the program set none.
+    replacement_trigger: Any = None
 
     @property
     def provider_urn(self) -> str:
@@ -228,9 +231,18 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 additional_secret_outputs=tuple(request.additionalSecretOutputs),
                 id=response.id,
                 state=state,
+                replacement_trigger=_replacement_trigger(request),
             )
         )
         return response
+
+
+def _replacement_trigger(request: Any) -> Any:
+    """The request's `replacement_trigger` (a protobuf Value) as plain Python, None if unset."""
+    if not request.HasField("replacement_trigger"):
+        return None
+    value, _ = _unwrap(rpc.deserialize_property(json_format.MessageToDict(request.replacement_trigger)))
+    return value
 
 
 async def _resolve(value: Any) -> tuple[Any, bool]:
@@ -295,7 +307,7 @@ def fingerprint(run: ProgramRun) -> dict[str, tuple]:
     return {
         r.urn: (
             r.inputs, r.parent, r.provider, frozenset(r.dependencies), r.protect, r.retain_on_delete,
-            r.delete_before_replace, r.alias_names, r.import_id, r.ignore_changes,
+            r.delete_before_replace, r.alias_names, r.import_id, r.ignore_changes, repr(r.replacement_trigger),
         )
         for r in run.registrations
     }  # fmt: skip

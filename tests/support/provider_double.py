@@ -6,6 +6,12 @@ Every mapping below names the Go file and function it follows, abbreviated `TF <
 The code is written from reading that source, not copied; see docs/provider-double.md for what
 is reproduced and what is not.
 
+Every Create and Update ends, as in the provider, with the resource's Read (the read after
+write): the outputs it returns (`ReadBack.outputs`) are what the engine stores and what the
+bridge diffs the next inputs against (pulumi-terraform-bridge pkg/tfbridge/provider.go:Diff
+builds the prior TF state from `req.GetOlds()`, the old outputs). `read()` is that Read on its
+own (`pulumi refresh`), `import_()` the Read of an import.
+
 Identifiers and literals are always composed with `psycopg.sql`. Privilege and object-type
 keywords cannot be identifiers, so they are checked against the provider's own allow-list
 (TF helpers.go:allowedPrivileges) before being spliced in as SQL keywords.
@@ -14,6 +20,7 @@ keywords cannot be identifiers, so they are checked against the provider's own a
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -125,6 +132,47 @@ class ImportNotFound(ProviderError):
     """`pulumi import` of an object that is not there."""
 
 
+class ProviderInitError(ProviderError):
+    """The write was committed but the read after it failed.
+
+    TF SDKv2 keeps the state of a resource whose Create/Update returned an error after
+    `d.SetId` (the values its Read had `d.Set` before failing); the bridge returns that state
+    with the error as an initialization error (pulumi-terraform-bridge v3.136
+    pkg/tfbridge/provider.go:Create and :Update, `initializationError(newstate.ID(), mprops,
+    reasons)`), and the engine records the resource with `InitErrors` while the step fails
+    (pulumi pkg/resource/deploy/step.go:CreateStep.Apply / UpdateStep.Apply,
+    `resource.StatusPartialFailure`). `id` and `outputs` are that recorded state.
+    """
+
+    def __init__(self, message: str, *, id: str, outputs: dict[str, Any],  # noqa: A002 - the resource id
+                 sqlstate: str | None = None) -> None:
+        super().__init__(message, sqlstate=sqlstate)
+        self.id, self.outputs = id, outputs
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """What the provider hands the engine after an operation.
+
+    `outputs` are the values its Read returned (after a create or update: the read after the
+    write), which the engine stores as the resource's outputs. `inputs` is set by a refresh or
+    an import only: the inputs the bridge extracts from those outputs (pkg/tfbridge/schema.go:
+    ExtractInputsFromOutputs); None keeps the stored inputs.
+    """
+
+    id: str
+    outputs: dict[str, Any]
+    inputs: dict[str, Any] | None = None
+
+
+class _ReadFailed(Exception):
+    """A Read that failed after some `d.Set` calls: `partial` is the state TF keeps."""
+
+    def __init__(self, message: str, partial: dict[str, Any], sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.partial, self.sqlstate = partial, sqlstate
+
+
 @dataclass(frozen=True)
 class LoggedStatement:
     urn: str
@@ -139,6 +187,13 @@ def provider_urn(reg: Registration) -> str:
     (Registration.provider_urn splits at the first one and returns "urn:pulumi:<stack>".)
     """
     return reg.provider.rsplit("::", 1)[0] if "::" in reg.provider else reg.provider
+
+
+def attributes(reg: Registration) -> dict[str, Any]:
+    """A resource's current attribute values: its outputs when it has any (a resource from an
+    applied state), else its inputs (a registration straight from a program run or built by
+    hand, whose mock "outputs" are its inputs)."""
+    return dict(reg.state) if reg.state else dict(reg.inputs)
 
 
 def _plain(value: Any) -> Any:
@@ -215,6 +270,11 @@ class ProviderConfig:
             "sslmode": self.sslmode or "require",
             "connect_timeout": self.connect_timeout,
             "fallback_application_name": "Terraform provider",
+            # lib/pq always sends DateStyle "ISO, MDY" (lib/pq v1.12.3 connector.go:612, sent in
+            # the startup packet, conn.go:1239); it sends no TimeZone (its `tz`/PGTZ setting is
+            # never used), so timestamps read as text follow the server's, database's or role's
+            # TimeZone, as here.
+            "options": "-c DateStyle=ISO,MDY",
         }
         if self.password is not None:
             kwargs["password"] = self.password
@@ -391,6 +451,41 @@ def _schema_owner(s: _Session, schema: str) -> str:
     return owner
 
 
+def _refreshed_inputs(old_inputs: Mapping[str, Any], outputs: Mapping[str, Any], type_token: str) -> dict[str, Any]:
+    # pkg/tfbridge/schema.go:extractInputsObject / extractInputs (isRefresh): every stored input
+    # takes the value read back; one the state lacks is dropped; arrays keep only their old
+    # elements (sets matched by content, lists by position).
+    sets = _SET_KEYS.get(type_token, frozenset())
+    refreshed: dict[str, Any] = {}
+    for key, old in old_inputs.items():
+        if key not in outputs:
+            continue
+        new = outputs[key]
+        if isinstance(old, list) and isinstance(new, list):
+            refreshed[key] = [e for e in old if e in new] if key in sets else list(new[:len(old)])
+        else:
+            refreshed[key] = new
+    return refreshed
+
+
+def _after_write(reg: Registration, resource_id: str, planned: Mapping[str, Any],
+                 read: Callable[[], ReadBack | None]) -> ReadBack:
+    """The read that ends a provider's Create/Update, with TF SDKv2's and the bridge's handling
+    of its failure: the write is committed, so the state keeps the resource (ProviderInitError)."""
+    try:
+        found = read()
+    except _ReadFailed as failed:
+        raise ProviderInitError(str(failed), id=resource_id, outputs=failed.partial,
+                                sqlstate=failed.sqlstate) from None
+    except ProviderError as error:  # failed before any d.Set: the state is the planned values
+        raise ProviderInitError(str(error), id=resource_id, outputs=dict(planned), sqlstate=error.sqlstate) from None
+    if found is None:
+        # The Read did d.SetId(""): TF returns no state and the bridge fails the step
+        # (provider.go:Create "expected non-nil error with nil state"); nothing is recorded.
+        raise ProviderError(f"{reg.urn}: the object was not found when read back after the write")
+    return found
+
+
 # --- the double ---------------------------------------------------------------------------
 
 class ProviderDouble:
@@ -481,23 +576,58 @@ class ProviderDouble:
                 slot.release()
 
     # -- public operations --
+    # `old` arguments are the prior state: attributes() takes a resource's outputs (what the
+    # provider's Read last returned), as the bridge does for Update and Delete.
 
-    def create(self, reg: Registration) -> str:
-        """Create the object; return the id the provider would store."""
+    def create(self, reg: Registration) -> ReadBack:
+        """Create the object, then read it back; return the id and outputs the engine stores.
+
+        Raises ProviderInitError when the read after the write fails (the object exists)."""
         return self._handler(reg.type).create(self, reg, normalized_inputs(reg.type, reg.inputs))
 
-    def update(self, old: Registration, new: Registration) -> str:
-        """Update in place from `old` inputs to `new` inputs (caller checked no ForceNew change)."""
-        return self._handler(new.type).update(
-            self, new, normalized_inputs(old.type, old.inputs), normalized_inputs(new.type, new.inputs))
+    def update(self, old: Registration, new: Registration) -> ReadBack:
+        """Update in place from the prior state of `old` to the inputs of `new` (the caller
+        checked that no ForceNew argument changed), then read back as create() does."""
+        # A dynamic provider gets the old outputs as they are (`__provider` included).
+        olds = attributes(old) if new.type == DYNAMIC else normalized_inputs(old.type, attributes(old))
+        return self._handler(new.type).update(self, new, olds, normalized_inputs(new.type, new.inputs))
 
     def delete(self, reg: Registration) -> None:
-        self._handler(reg.type).delete(self, reg, normalized_inputs(reg.type, reg.inputs))
+        self._handler(reg.type).delete(self, reg, normalized_inputs(reg.type, attributes(reg)))
 
-    def import_(self, reg: Registration) -> dict[str, Any]:
-        """Read the object named by `reg.import_id` and return the inputs the provider's Read
-        would put in state; raise ImportNotFound if it does not exist."""
-        return self._handler(reg.type).read(self, reg, reg.import_id or reg.id)
+    def read(self, reg: Registration) -> ReadBack | None:
+        """The provider's Read of a resource in state (`pulumi refresh`); None if it is gone.
+
+        The inputs returned are the stored inputs with each value the Read changed replaced,
+        as the bridge's refresh does (pkg/tfbridge/schema.go:ExtractInputsFromOutputs with
+        isRefresh: extractInputsObject keeps only inputs already present)."""
+        handler = self._handler(reg.type)
+        if reg.type == DYNAMIC:
+            return handler.refresh(self, reg)
+        state = normalized_inputs(reg.type, attributes(reg))
+        try:
+            found = handler.read(self, reg, reg.id, state, refresh=True)
+        except _ReadFailed as failed:  # a refresh whose Read fails is an error, not a partial state
+            raise ProviderError(str(failed), sqlstate=failed.sqlstate) from None
+        if found is None:
+            return None
+        return ReadBack(found.id, found.outputs, _refreshed_inputs(reg.inputs, found.outputs, reg.type))
+
+    def import_(self, reg: Registration) -> ReadBack:
+        """Read the object named by `reg.import_id` as `pulumi import` does: outputs, and as
+        inputs every input argument found in them (pkg/tfbridge/schema.go:
+        extractSchemaInputsObject); raise ImportNotFound if it does not exist."""
+        handler = self._handler(reg.type)
+        import_id = reg.import_id or reg.id
+        if not getattr(handler, "importable", True):
+            raise ProviderError(f"{reg.type} does not support import ({handler.tf_name} has no Importer)")
+        try:
+            found = handler.read(self, reg, import_id, {}, refresh=False)
+        except _ReadFailed as failed:
+            raise ProviderError(str(failed), sqlstate=failed.sqlstate) from None
+        if found is None:
+            raise ImportNotFound(f"resource '{import_id}' does not exist; cannot import {reg.urn}")
+        return ReadBack(found.id, found.outputs, {k: v for k, v in found.outputs.items() if v is not None})
 
     @staticmethod
     def _handler(type_token: str) -> Any:
@@ -592,7 +722,8 @@ class _Role:
                    shown=head + sql.SQL(" ").join(shown))
             _grant_roles(s, inp["name"], inp["roles"])
             _role_settings(s, inp["name"], _DEFAULTS[ROLE], inp)
-        return inp["name"]
+        # d.SetId(roleName); return resourcePostgreSQLRoleReadImpl(db, d) (role.go:377-379).
+        return _after_write(reg, inp["name"], inp, lambda: _Role.read(d, reg, inp["name"], inp, refresh=False))
 
     @staticmethod
     def update(d: ProviderDouble, reg: Registration, old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -648,7 +779,8 @@ class _Role:
                        what=f"could not revoke role {granted} from {name}")
             _grant_roles(s, name, new["roles"])
             _role_settings(s, name, old, new)
-        return name
+        # return resourcePostgreSQLRoleReadImpl(db, d) (role.go:756), by the new name.
+        return _after_write(reg, name, new, lambda: _Role.read(d, reg, name, new, refresh=False))
 
     @staticmethod
     def delete(d: ProviderDouble, reg: Registration, inp: dict[str, Any]) -> None:
@@ -666,30 +798,98 @@ class _Role:
                 s.exec(sql.SQL("DROP ROLE {}").format(_ident(name)), what=f"could not delete role {name}")
 
     @staticmethod
-    def read(d: ProviderDouble, reg: Registration, role_id: str) -> dict[str, Any]:
-        # resourcePostgreSQLRoleReadImpl. The password is read back only when state already
-        # holds one (d.GetOk), which an import never does: imported roles have no password input.
+    def read(d: ProviderDouble, reg: Registration, role_id: str, state: Mapping[str, Any], *,
+             refresh: bool) -> ReadBack | None:
+        # resourcePostgreSQLRoleReadImpl (role.go:442-544): one query on the provider's own
+        # database (db.QueryRow, outside the write's transaction). `state` is what TF's
+        # ResourceData holds: the planned values after a write, the stored outputs on refresh,
+        # nothing on import. A refresh first runs resourcePostgreSQLRoleExists (role.go:425).
         with d._transaction(reg, "read") as s:
+            if refresh and not s.exec(sql.SQL("SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = %s"),
+                                      (role_id,), what="error checking role"):
+                return None
             rows = s.exec(sql.SQL(
-                "SELECT ARRAY(SELECT pg_get_userbyid(roleid) FROM pg_catalog.pg_auth_members WHERE member = r.oid),"
-                " rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolconnlimit,"
-                " COALESCE(rolvaliduntil::TEXT, 'infinity'), COALESCE(rolconfig, '{}'), rolreplication, rolbypassrls"
-                " FROM pg_catalog.pg_roles r WHERE rolname = %s"), (role_id,), what="error reading ROLE")
-        if not rows:
-            raise ImportNotFound(f"role {role_id!r} does not exist; cannot import {reg.urn}")
-        roles, name, su, inherit, createrole, createdb, login, limit, valid, config, repl, bypass = rows[0]
-        settings = dict(item.split("=", 1) for item in config)
-        search_path = settings.get("search_path")
-        return {
-            "name": name, "superuser": su, "inherit": inherit, "createRole": createrole, "createDatabase": createdb,
-            "login": login, "connectionLimit": limit, "validUntil": valid, "replication": repl,
-            "bypassRowLevelSecurity": bypass, "roles": sorted(roles), "encryptedPassword": True,
-            # readSearchPath splits on ", " and trims double quotes.
-            "searchPaths": [p.strip('"') for p in search_path.split(", ")] if search_path else [],
-            "statementTimeout": int(settings.get("statement_timeout", 0)),
-            "idleInTransactionSessionTimeout": int(settings.get("idle_in_transaction_session_timeout", 0)),
-            "assumeRole": settings.get("role", ""),
-        }
+                "SELECT ARRAY(SELECT pg_get_userbyid(roleid) FROM pg_catalog.pg_auth_members members"
+                " WHERE member = pg_roles.oid), rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb,"
+                " rolcanlogin, rolconnlimit, COALESCE(rolvaliduntil::TEXT, 'infinity'), rolconfig,"
+                " rolreplication, rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = %s"), (role_id,),
+                what="error reading ROLE")
+            if not rows:  # "PostgreSQL ROLE (%s) not found": d.SetId("")
+                return None
+            roles, name, su, inherit, createrole, createdb, login, limit, valid, config, repl, bypass = rows[0]
+            config = list(config or [])
+            outputs: dict[str, Any] = {
+                "name": name, "connectionLimit": limit, "createDatabase": createdb, "createRole": createrole,
+                "encryptedPassword": True,  # always d.Set(true), whatever was declared
+                "inherit": inherit, "login": login,
+                "skipDropRole": bool(state.get("skipDropRole", False)),  # d.Get: kept from state
+                "skipReassignOwned": bool(state.get("skipReassignOwned", False)),
+                "superuser": su, "validUntil": valid, "replication": repl, "bypassRowLevelSecurity": bypass,
+                "roles": sorted(set(roles)), "searchPaths": _read_search_path(config),
+                "assumeRole": _read_assume_role(config),
+                "statementTimeout": _read_timeout(config, "statement_timeout"),
+                "idleInTransactionSessionTimeout": _read_timeout(config, "idle_in_transaction_session_timeout"),
+            }
+            if state.get("passwordWoVersion"):  # not read: stays as in state
+                outputs["passwordWoVersion"] = state["passwordWoVersion"]
+            # `if _, ok := d.GetOk(password)`: only a password already in state is read back.
+            if state.get("password"):
+                outputs["password"] = _read_role_password(s, role_id, state["password"], login, outputs)
+        return ReadBack(name, outputs)
+
+
+def _read_search_path(config: list[str]) -> list[str]:
+    # readSearchPath (role.go:548): the first entry starting with "search_path", split on ", ",
+    # double quotes trimmed.
+    for entry in config:
+        if entry.startswith("search_path"):
+            return [p.strip('"') for p in entry.removeprefix("search_path=").split(", ")]
+    return []
+
+
+def _read_assume_role(config: list[str]) -> str:
+    # readAssumeRole (role.go:598): the LAST entry starting with "role".
+    found = ""
+    for entry in config:
+        if entry.startswith("role"):
+            found = entry.removeprefix("role=")
+    return found
+
+
+def _read_timeout(config: list[str], guc: str) -> int:
+    # readStatementTimeout / readIdleInTransactionSessionTimeout (role.go:564-594): strconv.Atoi.
+    for entry in config:
+        if entry.startswith(guc):
+            text = entry.removeprefix(guc + "=").split(", ")[0]
+            try:
+                return int(text)
+            except ValueError:
+                raise ProviderError(f"error reading statement_timeout: strconv.Atoi: parsing {text!r}: invalid syntax") from None
+    return 0
+
+
+def _read_role_password(s: _Session, role_id: str, state_password: str, can_login: bool,
+                        read_so_far: dict[str, Any]) -> str:
+    # readRolePassword (role.go:612-669).
+    if not can_login or not s.config.superuser:
+        return state_password
+    if not s.value("SELECT rolsuper FROM pg_roles WHERE rolname = CURRENT_USER",
+                   what="could not check if current user is superuser"):
+        # Every other attribute was already d.Set: TF keeps them, with the password as planned.
+        raise _ReadFailed(
+            f"could not read role password from Postgres as connected user {s.config.admin} is not a SUPERUSER. "
+            "You can set `superuser = false` in the provider configuration so it will not try to read the "
+            "password from Postgres", {**read_so_far, "password": state_password})
+    stored = s.value("SELECT COALESCE(passwd, '') FROM pg_catalog.pg_shadow AS s WHERE s.usename = %s", (role_id,),
+                     what="error reading role")
+    if stored is None:
+        return ""
+    if not state_password.startswith(("md5", "SCRAM-SHA-256")):
+        if stored.startswith("md5") and stored == "md5" + hashlib.md5((state_password + role_id).encode()).hexdigest():
+            return state_password
+        if stored.startswith("SCRAM-SHA-256"):
+            return state_password  # "TODO : implement scram-sha-256 challenge request"
+    return stored
 
 
 # --- Schema: TF resource_postgresql_schema.go -----------------------------------------------
@@ -727,7 +927,9 @@ class _Schema:
                 s.exec(query, what=f"error creating schema {name}")
 
             _with_roles_granted(s, roles, create_schema)
-        return f"{database}.{name}"  # generateSchemaID
+        # d.SetId(generateSchemaID); return resourcePostgreSQLSchemaReadImpl (schema.go:155-157).
+        schema_id = f"{database}.{name}"
+        return _after_write(reg, schema_id, inp, lambda: _Schema.read(d, reg, schema_id, inp, refresh=False))
 
     @staticmethod
     def update(d: ProviderDouble, reg: Registration, old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -744,7 +946,10 @@ class _Schema:
                     raise ProviderError("error setting schema owner to an empty string")
                 s.exec(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(_ident(new["name"]), _ident(new["owner"])),
                        what="error updating schema OWNER")
-        return f"{database}.{new['name']}"
+        # return resourcePostgreSQLSchemaReadImpl (schema.go:391): by the new name, from state.
+        planned = {**old, **new, "database": database}
+        schema_id = f"{database}.{new['name']}"
+        return _after_write(reg, schema_id, planned, lambda: _Schema.read(d, reg, schema_id, planned, refresh=False))
 
     @staticmethod
     def delete(d: ProviderDouble, reg: Registration, inp: dict[str, Any]) -> None:
@@ -764,18 +969,35 @@ class _Schema:
             _with_roles_granted(s, [owner], drop)
 
     @staticmethod
-    def read(d: ProviderDouble, reg: Registration, schema_id: str) -> dict[str, Any]:
-        # getDBSchemaName parses an import id "database.schema"; resourcePostgreSQLSchemaReadImpl.
-        parts = schema_id.split(".")
-        if len(parts) != 2:
-            raise ProviderError(f"schema ID {schema_id} has not the expected format 'database.schema': {parts}")
-        database, name = parts
+    def read(d: ProviderDouble, reg: Registration, schema_id: str, state: Mapping[str, Any], *,
+             refresh: bool) -> ReadBack | None:
+        # getDBSchemaName (schema.go:604): name and database from state; on import (no name in
+        # state) parsed from the id "database.schema".
+        database, name = state.get("database") or d.config_for(reg).database, state.get("name", "")
+        if not name:
+            parts = schema_id.split(".")
+            if len(parts) != 2:
+                raise ProviderError(f"schema ID {schema_id} has not the expected format 'database.schema': {parts}")
+            database, name = parts
+        if refresh:
+            # resourcePostgreSQLSchemaExists (schema.go:278): the database, then the schema.
+            with d._transaction(reg, "read") as s:
+                if not s.exec(sql.SQL("SELECT datname FROM pg_database WHERE datname = %s"), (database,),
+                              what="could not check if database exists"):
+                    return None
+        # resourcePostgreSQLSchemaReadImpl (schema.go:311-364), in a transaction on `database`.
         with d._transaction(reg, "read", database) as s:
-            owner = s.value("SELECT pg_catalog.pg_get_userbyid(n.nspowner) FROM pg_catalog.pg_namespace n "
-                            "WHERE n.nspname = %s", (name,), what="error reading schema")
-        if owner is None:
-            raise ImportNotFound(f"schema {name!r} does not exist in database {database!r}; cannot import {reg.urn}")
-        return {"name": name, "database": database, "owner": owner}
+            if refresh and not s.exec(sql.SQL("SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.nspname = %s"),
+                                      (name,), what="error reading schema"):
+                return None
+            rows = s.exec(sql.SQL("SELECT pg_catalog.pg_get_userbyid(n.nspowner), COALESCE(n.nspacl, '{}'::aclitem[])::TEXT[] "
+                                  "FROM pg_catalog.pg_namespace n WHERE n.nspname = %s"), (name,), what="error reading schema")
+        if not rows:  # "PostgreSQL schema (%s) not found": d.SetId("")
+            return None
+        outputs = {"name": name, "owner": rows[0][0], "database": database}
+        # Not read (policies are parsed but never d.Set): kept from state, absent on import.
+        outputs.update({k: state[k] for k in ("ifNotExists", "dropCascade", "policies") if k in state})
+        return ReadBack(f"{database}.{name}", outputs)
 
 
 # --- Grant: TF resource_postgresql_grant.go -------------------------------------------------
@@ -890,6 +1112,51 @@ def _grant_owners(s: _Session, inp: Mapping[str, Any]) -> list[str]:
     return [_database_owner(s, s.conn.info.dbname) if o == "pg_database_owner" else o for o in owners]
 
 
+# grant.go:objectTypes - the relkind (or prokind-less) code per object type.
+_RELKINDS = {"table": "r", "sequence": "S", "function": "f", "routine": "f", "type": "T", "schema": "n"}
+
+
+def _role_oid(s: _Session, role: str) -> int:
+    # helpers.go:getRoleOID - PUBLIC is grantee 0.
+    if role == "public":
+        return 0
+    oid = s.value("SELECT oid FROM pg_roles WHERE rolname = %s", (role,), what=f"could not find oid for role {role}")
+    if oid is None:
+        raise ProviderError(f"could not find oid for role {role}: sql: no rows in result set")
+    return int(oid)
+
+
+def _privileges_equal(granted: list[str], wanted: list[str], kind: str, server_version: int) -> bool:
+    # helpers.go:resourcePrivilegesEqual - equal sets, or ALL wanted and every allowed privilege
+    # of the type (allowedPrivilegesForObjectType, MAINTAIN on tables from PG 17) granted.
+    if set(granted) == set(wanted):
+        return True
+    if "ALL" not in wanted:
+        return False
+    implicit = set(_ALLOWED_PRIVILEGES.get(kind, frozenset())) - {"ALL"}
+    if kind == "table" and server_version >= 170000:
+        implicit.add("MAINTAIN")
+    return set(granted) == implicit
+
+
+def _role_database_schema_exist(d: ProviderDouble, reg: Registration, state: Mapping[str, Any]) -> bool:
+    # grant.go:checkRoleDBSchemaExists (also used by DefaultPrivileges' Read): the database (on
+    # the provider's connection), then in it the role (unless PUBLIC) and the schema.
+    with d._transaction(reg, "read") as s:
+        if not s.exec(sql.SQL("SELECT datname FROM pg_database WHERE datname = %s"), (state["database"],),
+                      what="could not check if database exists"):
+            return False
+    with d._transaction(reg, "read", state["database"]) as s:
+        if state["role"] != "public" and not s.exec(sql.SQL("SELECT 1 FROM pg_roles WHERE rolname = %s"),
+                                                    (state["role"],), what="could not check if role exists"):
+            return False
+        schema = state.get("schema", "")
+        if state["objectType"] not in _NO_SCHEMA_OBJECT_TYPES and schema and not s.exec(
+                sql.SQL("SELECT 1 FROM pg_namespace WHERE nspname = %s"), (schema,), what="could not check if schema exists"):
+            return False
+    return True
+
+
 def _grant_id(inp: Mapping[str, Any]) -> str:
     # generateGrantID
     parts = [inp["role"], inp["database"]]
@@ -923,25 +1190,112 @@ class _Grant:
 
             _with_roles_granted(s, owners, revoke_then_grant)
 
-    @staticmethod
-    def create(d: ProviderDouble, reg: Registration, inp: dict[str, Any]) -> str:
-        _Grant._apply(d, reg, "create", inp, inp)  # resourcePostgreSQLGrantCreate
-        return _grant_id(inp)
+    importable, tf_name = False, "postgresql_grant"  # resourcePostgreSQLGrant has no Importer
 
     @staticmethod
-    def update(d: ProviderDouble, reg: Registration, old: dict[str, Any], new: dict[str, Any]) -> str:
+    def create(d: ProviderDouble, reg: Registration, inp: dict[str, Any]) -> ReadBack:
+        _Grant._apply(d, reg, "create", inp, inp)  # resourcePostgreSQLGrantCreate
+        return _Grant._read_after_write(d, reg, inp)
+
+    @staticmethod
+    def update(d: ProviderDouble, reg: Registration, old: dict[str, Any], new: dict[str, Any]) -> ReadBack:
         # resourcePostgreSQLGrantUpdate: usePrevious - the REVOKE is built from the old values
         # of changed arguments (only `privileges` can change without replacement).
         _Grant._apply(d, reg, "update", {**new, "privileges": old["privileges"]}, new)
-        return _grant_id(new)
+        return _Grant._read_after_write(d, reg, new)
+
+    @staticmethod
+    def _read_after_write(d: ProviderDouble, reg: Registration, inp: dict[str, Any]) -> ReadBack:
+        # resourcePostgreSQLGrantCreateOrUpdate ends (grant.go:212-221): d.SetId(generateGrantID),
+        # a new transaction, readRolePrivileges - no existence check, unlike the Read.
+        grant_id = _grant_id(inp)
+        return _after_write(reg, grant_id, inp, lambda: ReadBack(grant_id, _Grant._privileges_read(d, reg, inp)))
 
     @staticmethod
     def delete(d: ProviderDouble, reg: Registration, inp: dict[str, Any]) -> None:
         _Grant._apply(d, reg, "delete", inp, None)  # resourcePostgreSQLGrantDelete
 
     @staticmethod
-    def read(d: ProviderDouble, reg: Registration, _id: str) -> dict[str, Any]:
-        raise ProviderError(f"{reg.type} does not support import (postgresql_grant has no Importer)")
+    def read(d: ProviderDouble, reg: Registration, _id: str, state: Mapping[str, Any], *,
+             refresh: bool) -> ReadBack | None:
+        # resourcePostgreSQLGrantRead (grant.go:107-129): checkRoleDBSchemaExists, else gone;
+        # then readRolePrivileges.
+        if not _role_database_schema_exist(d, reg, state):
+            return None
+        return ReadBack(_grant_id(state), _Grant._privileges_read(d, reg, state))
+
+    @staticmethod
+    def _privileges_read(d: ProviderDouble, reg: Registration, state: Mapping[str, Any]) -> dict[str, Any]:
+        # readRolePrivileges (grant.go:433-537): the state, with `privileges` replaced by what
+        # the catalog holds when that differs (resourcePrivilegesEqual: ALL counts as every
+        # privilege of the type). For tables/functions, the first object that differs wins.
+        kind, wanted = state["objectType"], sorted(set(state["privileges"]))
+        outputs = dict(state)
+        with d._transaction(reg, "read", state["database"]) as s:
+            grantee = _role_oid(s, state["role"])
+            if kind in ("database", "schema", "foreign_data_wrapper", "foreign_server"):
+                catalog, acl, key, target = {
+                    "database": ("pg_database", "datacl", "datname", state["database"]),
+                    "schema": ("pg_namespace", "nspacl", "nspname", state["schema"]),
+                    "foreign_data_wrapper": ("pg_catalog.pg_foreign_data_wrapper", "fdwacl", "fdwname",
+                                             (state["objects"] or [""])[0]),
+                    "foreign_server": ("pg_catalog.pg_foreign_server", "srvacl", "srvname", (state["objects"] or [""])[0]),
+                }[kind]
+                granted = s.value(f"SELECT array_agg(privilege_type) FROM (SELECT (aclexplode({acl})).* FROM {catalog} "
+                                  f"WHERE {key} = %s) AS privileges WHERE grantee = %s", (target, grantee),
+                                  what=f"could not read privileges for {kind} {target}")
+                rows = [(target, granted)]
+            elif kind == "column":
+                return _Grant._column_privileges_read(s, state, outputs)
+            elif kind in ("function", "procedure", "routine"):
+                rows = s.exec(sql.SQL(
+                    "SELECT pg_proc.proname, array_remove(array_agg(privilege_type), NULL) FROM pg_proc "
+                    "JOIN pg_namespace ON pg_namespace.oid = pg_proc.pronamespace LEFT JOIN (SELECT acls.* FROM "
+                    "(SELECT proname, pronamespace, (aclexplode(proacl)).* FROM pg_proc) acls WHERE grantee = %s) privs "
+                    "USING (proname, pronamespace) WHERE nspname = %s GROUP BY pg_proc.proname"),
+                    (grantee, state["schema"]), what="could not read function privileges")
+            else:
+                rows = s.exec(sql.SQL(
+                    "SELECT pg_class.relname, array_remove(array_agg(privilege_type), NULL) FROM pg_class "
+                    "JOIN pg_namespace ON pg_namespace.oid = pg_class.relnamespace LEFT JOIN (SELECT acls.* FROM "
+                    "(SELECT relname, relnamespace, relkind, (aclexplode(relacl)).* FROM pg_class c) AS acls "
+                    "WHERE grantee = %s) privs USING (relname, relnamespace, relkind) "
+                    "WHERE nspname = %s AND relkind = %s GROUP BY pg_class.relname"),
+                    (grantee, state["schema"], _RELKINDS.get(kind, "")), what="could not read privileges")
+            for object_name, granted in rows:
+                if kind not in _NO_SCHEMA_OBJECT_TYPES and state["objects"] and object_name not in state["objects"]:
+                    continue
+                found = sorted(set(granted or []))
+                if not _privileges_equal(found, wanted, kind, s.server_version):
+                    outputs["privileges"] = found
+                    break
+        return outputs
+
+    @staticmethod
+    def _column_privileges_read(s: _Session, state: Mapping[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
+        # readColumnRolePrivileges (grant.go:355-431): explicit column grants of the one table
+        # and privilege; columns found are taken off `missing`; if any is missing, `columns`
+        # becomes the declared columns minus the missing ones.
+        rows = s.exec(sql.SQL(
+            "SELECT relname AS table_name, attname AS column_name, array_agg(privilege_type) AS column_privileges "
+            "FROM (SELECT relname, attname, (aclexplode(attacl)).* FROM pg_class JOIN pg_namespace ON "
+            "pg_class.relnamespace = pg_namespace.oid JOIN pg_attribute ON pg_class.oid = attrelid "
+            "WHERE nspname = %s AND relname = %s AND relkind = %s) AS col_privs JOIN pg_roles ON "
+            "pg_roles.oid = col_privs.grantee WHERE rolname = %s AND privilege_type = %s "
+            "GROUP BY col_privs.relname, col_privs.attname, col_privs.privilege_type ORDER BY col_privs.attname"),
+            (state["schema"], state["objects"][0], "r", state["role"], state["privileges"][0]),
+            what="could not read column privileges")
+        missing = set(state["columns"])
+        for table, column, granted in rows:
+            if state["objects"] and table not in state["objects"]:
+                continue
+            missing.discard(column)
+            if set(granted) != set(state["privileges"]):
+                outputs["privileges"] = sorted(set(granted))
+                break
+        if missing:
+            outputs["columns"] = sorted(set(state["columns"]) - missing)
+        return outputs
 
 
 # --- DefaultPrivileges: TF resource_postgresql_default_privileges.go ------------------------
@@ -983,24 +1337,63 @@ class _DefaultPrivileges:
                            what="could not alter default privileges")
 
             _with_roles_granted(s, [inp["owner"]], revoke_then_grant)
+        return _DefaultPrivileges._id(inp)
+
+    @staticmethod
+    def _id(inp: Mapping[str, Any]) -> str:
         # generateDefaultPrivilegesID
-        return "_".join([inp["role"], inp["database"], inp["schema"] or "noschema", inp["owner"], kind])
+        return "_".join([inp["role"], inp["database"], inp["schema"] or "noschema", inp["owner"], inp["objectType"]])
+
+    importable, tf_name = False, "postgresql_default_privileges"  # no Importer
 
     @staticmethod
-    def create(d: ProviderDouble, reg: Registration, inp: dict[str, Any]) -> str:
-        return _DefaultPrivileges._apply(d, reg, "create", inp, grant=True)
+    def create(d: ProviderDouble, reg: Registration, inp: dict[str, Any]) -> ReadBack:
+        # resourcePostgreSQLDefaultPrivilegesCreate (also its Update) ends with
+        # readRoleDefaultPrivileges in a new transaction (default_privileges.go:177-188).
+        rid = _DefaultPrivileges._apply(d, reg, "create", inp, grant=True)
+        return _after_write(reg, rid, inp, lambda: _DefaultPrivileges._read(d, reg, inp))
 
     @staticmethod
-    def update(d: ProviderDouble, reg: Registration, old: dict[str, Any], new: dict[str, Any]) -> str:
-        return _DefaultPrivileges._apply(d, reg, "update", new, grant=True)
+    def update(d: ProviderDouble, reg: Registration, old: dict[str, Any], new: dict[str, Any]) -> ReadBack:
+        rid = _DefaultPrivileges._apply(d, reg, "update", new, grant=True)
+        return _after_write(reg, rid, new, lambda: _DefaultPrivileges._read(d, reg, new))
 
     @staticmethod
     def delete(d: ProviderDouble, reg: Registration, inp: dict[str, Any]) -> None:
         _DefaultPrivileges._apply(d, reg, "delete", inp, grant=False)
 
     @staticmethod
-    def read(d: ProviderDouble, reg: Registration, _id: str) -> dict[str, Any]:
-        raise ProviderError(f"{reg.type} does not support import (postgresql_default_privileges has no Importer)")
+    def read(d: ProviderDouble, reg: Registration, _id: str, state: Mapping[str, Any], *,
+             refresh: bool) -> ReadBack | None:
+        # resourcePostgreSQLDefaultPrivilegesRead (default_privileges.go:80-114).
+        if not _role_database_schema_exist(d, reg, state):
+            return None
+        return _DefaultPrivileges._read(d, reg, state)
+
+    @staticmethod
+    def _read(d: ProviderDouble, reg: Registration, state: Mapping[str, Any]) -> ReadBack | None:
+        # readRoleDefaultPrivileges (default_privileges.go:227-294): locks the owner, reads the
+        # default ACL the owner granted the role; none while some were declared = gone.
+        kind, schema, owner = state["objectType"], state["schema"], state["owner"]
+        with d._transaction(reg, "read", state["database"]) as s:
+            _lock_role(s, owner)
+            grantee = _role_oid(s, state["role"])
+            head = ("SELECT array_agg(prtype) FROM (SELECT defaclnamespace, (aclexplode(defaclacl)).* FROM pg_default_acl "
+                    "WHERE defaclobjtype = %s) AS t (namespace, grantor_oid, grantee_oid, prtype, grantable) ")
+            if schema:
+                granted = s.value(head + "JOIN pg_namespace ON pg_namespace.oid = namespace WHERE grantee_oid = %s "
+                                  "AND nspname = %s AND pg_get_userbyid(grantor_oid) = %s",
+                                  (_RELKINDS.get(kind, ""), grantee, schema, owner), what="could not read default privileges")
+            else:
+                granted = s.value(head + "WHERE grantee_oid = %s AND namespace = 0 AND pg_get_userbyid(grantor_oid) = %s",
+                                  (_RELKINDS.get(kind, ""), grantee, owner), what="could not read default privileges")
+            found = sorted(set(granted or []))
+            if not found and state["privileges"]:
+                return None
+            outputs = dict(state)
+            if not _privileges_equal(found, sorted(set(state["privileges"])), kind, s.server_version):
+                outputs["privileges"] = found
+        return ReadBack(_DefaultPrivileges._id(state), outputs)
 
 
 # --- GrantRole: TF resource_postgresql_grant_role.go ----------------------------------------
@@ -1016,10 +1409,16 @@ class _GrantRole:
             if inp["withAdminOption"]:
                 query += sql.SQL(" WITH ADMIN OPTION")
             s.exec(query, what="could not execute grant query")
-        return f"{inp['role']}_{inp['grantRole']}_{str(bool(inp['withAdminOption'])).lower()}"
+        rid = _GrantRole._id(inp)
+        # d.SetId(generateGrantRoleID); return readGrantRole(db, d) (grant_role.go).
+        return _after_write(reg, rid, inp, lambda: _GrantRole.read(d, reg, rid, inp, refresh=False))
 
     @staticmethod
-    def update(d: ProviderDouble, reg: Registration, old: dict[str, Any], new: dict[str, Any]) -> str:
+    def _id(inp: Mapping[str, Any]) -> str:
+        return f"{inp['role']}_{inp['grantRole']}_{str(bool(inp['withAdminOption'])).lower()}"  # generateGrantRoleID
+
+    @staticmethod
+    def update(d: ProviderDouble, reg: Registration, old: dict[str, Any], new: dict[str, Any]) -> ReadBack:
         raise ProviderError("postgresql_grant_role has no Update: every argument forces replacement")
 
     @staticmethod
@@ -1028,39 +1427,69 @@ class _GrantRole:
             s.exec(sql.SQL("REVOKE {} FROM {}").format(_ident(inp["grantRole"]), _ident(inp["role"])),
                    what="could not execute revoke query")
 
+    importable, tf_name = False, "postgresql_grant_role"  # no Importer
+
     @staticmethod
-    def read(d: ProviderDouble, reg: Registration, _id: str) -> dict[str, Any]:
-        raise ProviderError(f"{reg.type} does not support import (postgresql_grant_role has no Importer)")
+    def read(d: ProviderDouble, reg: Registration, _id: str, state: Mapping[str, Any], *,
+             refresh: bool) -> ReadBack | None:
+        # readGrantRole (grant_role.go): the membership of role in grant_role, on the provider's
+        # database; none = gone.
+        with d._transaction(reg, "read") as s:
+            rows = s.exec(sql.SQL("SELECT pg_get_userbyid(member) as role, pg_get_userbyid(roleid) as grant_role, "
+                                  "admin_option FROM pg_auth_members WHERE pg_get_userbyid(member) = %s AND "
+                                  "pg_get_userbyid(roleid) = %s"), (state["role"], state["grantRole"]),
+                          what="error reading grant role")
+        if not rows:
+            return None
+        outputs = {"role": rows[0][0], "grantRole": rows[0][1], "withAdminOption": rows[0][2]}
+        return ReadBack(_GrantRole._id(outputs), outputs)
 
 
 # --- Dynamic resources: pulumi/dynamic/__main__.py (the Python SDK's dynamic provider host) ---
 
 class _Dynamic:
     """Runs the program's own dynamic provider, as the SDK's host does: unpickle `__provider`
-    (get_provider: base64 + dill.loads) and call create/update/delete with the properties,
-    `__provider` included. Nothing is modelled: the code under test is the code that runs."""
+    (get_provider: base64 + dill.loads) and call create/update/delete/read with the properties,
+    `__provider` included. The outputs the host returns are the provider's `outs` plus
+    `__provider` (Create/Update: `outs[PROVIDER_KEY] = ...`). Nothing is modelled: the code
+    under test is the code that runs."""
+
+    importable, tf_name = False, "the program's dynamic resources"  # never imported
 
     @staticmethod
-    def _provider(reg: Registration) -> Any:
-        return dill.loads(base64.b64decode(reg.inputs["__provider"]))
+    def _provider(props: Mapping[str, Any]) -> Any:
+        return dill.loads(base64.b64decode(props["__provider"]))
 
     @staticmethod
-    def create(d: ProviderDouble, reg: Registration, _inp: dict[str, Any]) -> str:
-        return _Dynamic._provider(reg).create(dict(reg.inputs)).id
+    def create(d: ProviderDouble, reg: Registration, _inp: dict[str, Any]) -> ReadBack:
+        props = dict(reg.inputs)
+        result = _Dynamic._provider(props).create(props)
+        return ReadBack(result.id, {**(result.outs or {}), "__provider": props["__provider"]})
 
     @staticmethod
-    def update(d: ProviderDouble, reg: Registration, old: dict[str, Any], _new: dict[str, Any]) -> str:
-        # Update: get_provider(news); provider.update(id, olds, news). The id never changes.
-        _Dynamic._provider(reg).update(reg.id, old, dict(reg.inputs))
-        return reg.id
+    def update(d: ProviderDouble, reg: Registration, old: dict[str, Any], _new: dict[str, Any]) -> ReadBack:
+        # Update: olds are the old outputs, news the new inputs; get_provider(news);
+        # provider.update(id, olds, news). The id never changes.
+        news = dict(reg.inputs)
+        result = _Dynamic._provider(news).update(reg.id, dict(old), news)
+        return ReadBack(reg.id, {**(result.outs or {}), "__provider": news["__provider"]})
 
     @staticmethod
     def delete(d: ProviderDouble, reg: Registration, _inp: dict[str, Any]) -> None:
-        _Dynamic._provider(reg).delete(reg.id, dict(reg.inputs))
+        props = attributes(reg)  # Delete gets the outputs
+        _Dynamic._provider(props).delete(reg.id, props)
 
     @staticmethod
-    def read(d: ProviderDouble, reg: Registration, _id: str) -> dict[str, Any]:
-        raise ProviderError("the program's dynamic resources are never imported")
+    def refresh(d: ProviderDouble, reg: Registration) -> ReadBack | None:
+        # Read: get_provider(props); provider.read(id, props) with props = the outputs; the
+        # base ResourceProvider.read returns them unchanged (dynamic.py:read). Explicit
+        # inputs from the provider replace the stored ones.
+        props = attributes(reg)
+        result = _Dynamic._provider(props).read(reg.id, props)
+        if not result.id:
+            return None
+        inputs = None if result.inputs is None else {**result.inputs, "__provider": props["__provider"]}
+        return ReadBack(result.id, {**(result.outs or {}), "__provider": props["__provider"]}, inputs)
 
 
 _HANDLERS: dict[str, Any] = {
