@@ -31,7 +31,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from pulumi.dynamic import CreateResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, ReadResult, ResourceProvider, UpdateResult
 
 from pg_tenants.admin_membership import privileges_of
 
@@ -67,6 +67,20 @@ class RoleTempFileLimitProvider(ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         with connect(props) as conn:
             _reset_limit(conn, props["roles"])
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        # Refresh: the roles that really have the limit. Returned as inputs too (the SDK host
+        # then diffs against them), so a setting lost with a role dropped by hand is set again.
+        with connect(props) as conn:
+            kilobytes = str(int(props["kilobytes"]))
+            rows = conn.execute(
+                "SELECT r.rolname FROM pg_roles r JOIN pg_db_role_setting s ON s.setrole = r.oid AND s.setdatabase = 0"
+                " WHERE r.rolname = ANY(%s) AND %s = ANY(s.setconfig)",
+                (list(props["roles"]), f"temp_file_limit={kilobytes}"),
+            )
+            limited = {row[0] for row in rows}
+        current = {**props, "roles": [role for role in props["roles"] if role in limited]}
+        return ReadResult(id_=id_, outs=current, inputs=current)
 
 
 def _set_limit(conn: psycopg.Connection, roles: list[str], kilobytes: int) -> None:
