@@ -4,12 +4,16 @@ The `deployment` stack's admin is the server's superuser, or, in a module that s
 `ADMIN_PROFILES = tests.support.deployment.ADMIN_PROFILES`, each admin profile in turn
 ("superuser", and "managed": the CREATEROLE, non-superuser admin of RDS, Cloud SQL or Azure;
 see tests/support/deployment.py). A module-scoped fixture may depend on `admin_profile` too.
+PG_TENANTS_ADMIN_PROFILES (e.g. "superuser") narrows the profiles; default: every one.
 """
+
+import os
 
 import pytest
 
 from pg_tenants.local_postgres import pg_versions_under_test, running_postgres
 from tests.support.deployment import (
+    ADMIN_PROFILES,
     SERVER_SETTINGS,
     SUPERUSER,
     Deployment,
@@ -32,9 +36,26 @@ def admin_profile():
     return SUPERUSER
 
 
+def admin_profiles_under_test(wanted: tuple[str, ...]) -> tuple[str, ...]:
+    """A module's ADMIN_PROFILES narrowed by PG_TENANTS_ADMIN_PROFILES (e.g. "superuser"; default: all)."""
+    raw = os.environ.get("PG_TENANTS_ADMIN_PROFILES", "").strip()
+    if not raw:
+        return wanted
+    chosen = {p.strip() for p in raw.split(",") if p.strip()}
+    unknown = chosen - set(ADMIN_PROFILES)
+    if unknown:
+        raise pytest.UsageError(f"PG_TENANTS_ADMIN_PROFILES={raw!r}: unknown {sorted(unknown)}; known: {', '.join(ADMIN_PROFILES)}")
+    return tuple(p for p in wanted if p in chosen)
+
+
 def pytest_generate_tests(metafunc):
     profiles = getattr(metafunc.module, "ADMIN_PROFILES", None)
     if profiles and "admin_profile" in metafunc.fixturenames:
+        profiles = admin_profiles_under_test(tuple(profiles))
+        if not profiles:  # every profile of the module was left out: nothing to run here
+            metafunc.parametrize("admin_profile", [pytest.param(None, marks=pytest.mark.skip(
+                reason="PG_TENANTS_ADMIN_PROFILES leaves out every admin profile of this module"))], scope="module")
+            return
         # Module scope: a module's tests run profile by profile, and module fixtures once per profile.
         metafunc.parametrize("admin_profile", profiles, scope="module")
 

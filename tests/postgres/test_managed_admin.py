@@ -37,7 +37,6 @@ ADMIN_PROFILES = (MANAGED,)
 
 ACME = {"name": "acme"}
 INSUFFICIENT_PRIVILEGE = "42501"
-ADMIN = sql.Identifier(MANAGED_ADMIN)
 
 
 def refusal(deployment: Deployment) -> str:
@@ -60,7 +59,7 @@ def as_superuser(deployment: Deployment, *statements: str | sql.Composable, data
 
 
 @pytest.fixture
-def rds_like(pg_server, tmp_path):
+def rds_like(pg_server, admin_profile, tmp_path):
     """The managed admin with createrole_self_grant '' (PostgreSQL's default): on 16+ it holds only
     the ADMIN option on the roles it creates, on 15 and older no membership at all."""
     try:
@@ -340,14 +339,17 @@ def test_on_14_and_older_tenants_can_plant_objects_in_template1_and_template0_ca
         else:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(planted)
-    with stack_admin(deployment).admin_connect() as admin:
-        admin.execute("CREATE DATABASE from_template1")
-        admin.execute("CREATE DATABASE from_template0 TEMPLATE template0")
-    counts = []
-    for database in ("from_template1", "from_template0"):
-        with deployment.pg.admin_connect(database) as su:
-            counts.append(su.execute("SELECT count(*) FROM pg_proc WHERE proname = 'planted'").fetchone()[0])
-    assert counts == ([1, 0] if deployment.pg.major < 15 else [0, 0])
+    try:
+        with stack_admin(deployment).admin_connect() as admin:
+            admin.execute("CREATE DATABASE from_template1")
+            admin.execute("CREATE DATABASE from_template0 TEMPLATE template0")
+        counts = []
+        for database in ("from_template1", "from_template0"):
+            with deployment.pg.admin_connect(database) as su:
+                counts.append(su.execute("SELECT count(*) FROM pg_proc WHERE proname = 'planted'").fetchone()[0])
+        assert counts == ([1, 0] if deployment.pg.major < 15 else [0, 0])
+    finally:  # template1 outlives the test's reset
+        as_superuser(deployment, "DROP FUNCTION IF EXISTS public.planted()", database="template1")
 
 
 def test_verify_as_a_managed_admin_cannot_see_passwords(deployment, tmp_path, monkeypatch):
