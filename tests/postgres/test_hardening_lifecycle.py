@@ -9,7 +9,6 @@ proves "exactly what it took" on whatever defaults the server has.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 from typing import Any
@@ -20,11 +19,10 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from pg_tenants.cli import main as pg_tenants_main
-from tests.fixtures.previous_model import PREVIOUS_SETTINGS, PROGRAM_DIR as PREVIOUS_PROGRAM_DIR
+from tests.fixtures.previous_model import deploy_previous_model
 from tests.support import engine_plan
 from tests.support.deployment import Deployment, connect_as, create_database
-from tests.support.program_run import DYNAMIC, GRANT, run_program
-from tests.support.provider_double import ProviderDouble
+from tests.support.program_run import DYNAMIC, GRANT
 
 ACME = {"name": "acme"}
 GLOBEX = {"name": "globex", "database": "app2"}
@@ -270,19 +268,6 @@ def test_a_protected_database_that_is_also_a_tenant_database_keeps_its_record_wh
 
 
 # ----------------------------------------------------------------------------- from the previous program
-
-
-def deploy_previous_model(deployment: Deployment) -> None:
-    """`pulumi up` of the previous program (tests/fixtures/previous_model): Grant-only hardening."""
-    stack = dataclasses.replace(deployment.stack, settings={**deployment.stack.settings, **PREVIOUS_SETTINGS})
-    values, secret_keys = stack.as_pulumi_config()
-    run = run_program(values, secret_keys, deterministic=False, program_dir=PREVIOUS_PROGRAM_DIR)
-    if run.error is not None:
-        raise run.error
-    the_plan = engine_plan.plan(deployment.state, run)
-    assert not the_plan.errors, the_plan.errors
-    deployment.state = engine_plan.apply(the_plan, ProviderDouble(run.registrations), parallelism=10, old=deployment.state)
-    deployment.last_run = run
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ when a refused login happened, not wall-clock time.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import itertools
 import json
@@ -34,8 +33,7 @@ from psycopg import sql
 import tests.support.deployment as deployment_module
 from pg_tenants.cli import main as pg_tenants_main
 from pg_tenants.local_postgres import RunningPostgres
-from tests.fixtures.previous_model import PREVIOUS_SETTINGS, PROGRAM_DIR as PREVIOUS_PROGRAM_DIR
-from tests.support import engine_plan
+from tests.fixtures.previous_model import deploy_previous_model
 from tests.support.deployment import Deployment, connect_as, create_database, reset_server, stack_for
 from tests.support.engine_plan import AppliedState, Plan
 from tests.support.program_run import (
@@ -46,7 +44,6 @@ from tests.support.program_run import (
     SCHEMA,
     ProgramRun,
     Registration,
-    run_program,
 )
 from tests.support.provider_double import LoggedStatement, ProviderDouble
 
@@ -221,20 +218,6 @@ class Upgrade:
             if reg.name == name:
                 return reg.urn
         raise KeyError(name)
-
-
-def deploy_previous_model(deployment: Deployment) -> ProgramRun:
-    """`pulumi up` of the previous program: the state and outputs it left become the deployment's."""
-    stack = dataclasses.replace(deployment.stack, settings={**deployment.stack.settings, **PREVIOUS_SETTINGS})
-    values, secret_keys = stack.as_pulumi_config()
-    run = run_program(values, secret_keys, deterministic=False, program_dir=PREVIOUS_PROGRAM_DIR)
-    if run.error is not None:
-        raise run.error
-    the_plan = engine_plan.plan(deployment.state, run)
-    assert not the_plan.errors, the_plan.errors
-    deployment.state = engine_plan.apply(the_plan, ProviderDouble(run.registrations), parallelism=10, old=deployment.state)
-    deployment.last_run = run
-    return run
 
 
 def login_targets(credentials: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[Mapping[str, Any], str]]:
