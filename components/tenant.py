@@ -110,7 +110,7 @@ class TenantResources(pulumi.ComponentResource):
             roles = [login.role.name for login in sorted(logins, key=lambda login: login.suffix)]
             children.append(RoleTempFileLimit(name, args.admin_connection, roles, tenant.temp_file_limit, opts=opts))
         if tenant.on_remove == "purge":
-            self._purge([owner.name, *(login.role.name for login in logins if login.role is not owner)], children)
+            self._purge([owner.name, *(slot.name for slot in slots)], children)
 
         self.connection_formats = None
         if logins:
