@@ -14,7 +14,7 @@ from components.database_hardening import DatabaseHardening
 from components.tenant import TenantArgs, TenantResources
 from pg_tenants.program_input import ProgramInput
 from pg_tenants.stack_config import NAMESPACE, ServerSettings, StackSettings
-from pg_tenants.tenant_model import Tenant
+from pg_tenants.tenants.model import Tenant
 
 
 @dataclass(frozen=True)

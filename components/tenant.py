@@ -19,10 +19,10 @@ import pulumi
 import pulumi_postgresql as postgresql
 import pulumi_random as random
 
-from pg_tenants.connection_formats import Credentials
-from pg_tenants.scram import SALT_BYTES, scram_sha256_verifier
+from pg_tenants.credentials.formats import Credentials
+from pg_tenants.credentials.scram import SALT_BYTES, scram_sha256_verifier
 from pg_tenants.stack_config import ServerSettings
-from pg_tenants.tenant_model import Tenant
+from pg_tenants.tenants.model import Tenant
 from components.admin_sql import LoginHandover, OwnedObjectsPurge, PasswordRemoval, RoleTempFileLimit
 from pg_tenants.tenant_privileges import DATABASE_PRIVILEGES, SCHEMA_PRIVILEGES
 

@@ -62,7 +62,7 @@ def _validate(args: argparse.Namespace, stdin: IO[str]) -> ValidateReport:
     """
     from pg_tenants.deployment_changes import unsupported_changes
     from pg_tenants.problems import printable, sort_problems
-    from pg_tenants.tenant_list import check_tenant_paths, empty_fleet_problem
+    from pg_tenants.tenants.tenant_list import check_tenant_paths, empty_fleet_problem
 
     whole_list = all(path.is_dir() for path in args.paths)
     previous_tenants = _previous_tenants(args, whole_list, stdin)
@@ -225,7 +225,7 @@ def _verify_setup(args: argparse.Namespace):
     """Options for the run, and the tenants as the tenant files declare them (if the stack config is known)."""
     from pg_tenants.problems import ConfigurationInvalid
     from pg_tenants.stack_config import load_stack_file
-    from pg_tenants.tenant_list import load_tenant_list
+    from pg_tenants.tenants.tenant_list import load_tenant_list
 
     from .verify.admin import ENV_ADMIN_CONNINFO, ServerAccess, access_from_stack, explicit_params, merge
     from .verify.runner import VerifyOptions

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pg_tenants.problems import Problem
-from pg_tenants.tenant_model import Tenant
+from pg_tenants.tenants.model import Tenant
 
 PlacementMap = Mapping[str, Mapping[str, str]]  # the `tenants` stack output
 _PLACEMENT = "its schema would be replaced: the old one stays behind with the data and the tenant starts empty"

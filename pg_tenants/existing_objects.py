@@ -43,8 +43,8 @@ from psycopg.conninfo import make_conninfo
 from pg_tenants import server_checks
 from pg_tenants.problems import Problem
 from pg_tenants.stack_config import NAMESPACE, StackSettings
-from pg_tenants.tenant_model import Tenant
-from pg_tenants.valid_until import server_texts
+from pg_tenants.tenants.model import Tenant
+from pg_tenants.credentials.valid_until import server_texts
 
 SKIP_HINT = f"or set {NAMESPACE}:checkExistingSchemas false to skip this check"
 MAX_LISTED = 20  # objects listed per schema; the rest are counted

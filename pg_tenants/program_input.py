@@ -8,9 +8,9 @@ from pathlib import Path
 from pg_tenants.existing_objects import existing_objects
 from pg_tenants.problems import ConfigurationInvalid
 from pg_tenants.stack_config import StackSettings, configured_tenants_dir, settings_from_pulumi_config
-from pg_tenants.tenant_list import load_tenant_list, tenant_list_problems
-from pg_tenants.tenant_model import Tenant
-from pg_tenants.valid_until import utc_text
+from pg_tenants.tenants.tenant_list import load_tenant_list, tenant_list_problems
+from pg_tenants.tenants.model import Tenant
+from pg_tenants.credentials.valid_until import utc_text
 
 
 @dataclass(frozen=True)

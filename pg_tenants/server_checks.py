@@ -38,7 +38,7 @@ from psycopg import sql
 
 from pg_tenants.problems import Problem, plural
 from pg_tenants.stack_config import NAMESPACE, ServerSettings, StackSettings
-from pg_tenants.tenant_model import Tenant
+from pg_tenants.tenants.model import Tenant
 
 STACK = "stack config"
 # What hardening takes away from PUBLIC (pg_tenants.admin_sql.HARDENED_PRIVILEGES), as aclexplode names them.

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pg_tenants.identifiers import IDENTIFIER, IDENTIFIER_FIX
 from pg_tenants.problems import ConfigurationInvalid, Problem, explained
-from pg_tenants.pydantic_problems import describe, did_you_mean, field_path, problems_from_validation_error, unknown_name_fix
-from pg_tenants.yaml_source import YamlDocument, YamlFileError, load_yaml
+from pg_tenants.tenants.entry_problems import describe, did_you_mean, field_path, problems_from_validation_error, unknown_name_fix
+from pg_tenants.tenants.yaml_source import YamlDocument, YamlFileError, load_yaml
 
 NAMESPACE = "pg-tenants"
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]

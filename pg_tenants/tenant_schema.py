@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pg_tenants.tenant_model import TenantFile
+from pg_tenants.tenants.model import TenantFile
 
 
 def tenant_file_json_schema() -> dict[str, Any]:

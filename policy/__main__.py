@@ -6,7 +6,7 @@ The validators live in tenant_policies.py; this file only starts the pack's serv
 import sys
 from pathlib import Path
 
-# The pack sits inside the project and shares its code (pg_tenants.scram) with the program.
+# The pack sits inside the project and shares its code (pg_tenants.credentials.scram) with the program.
 PACK_DIR = Path(__file__).resolve().parent
 for path in (PACK_DIR, PACK_DIR.parent):
     if str(path) not in sys.path:

@@ -175,7 +175,7 @@ def parse_outputs(outputs: Mapping[str, Any]) -> Fleet:
 
 
 def with_declarations(fleet: Fleet, declared: Iterable[Any]) -> Fleet:
-    """Attach what the tenant files declare (pg_tenants.tenant_model.Tenant) to the fleet."""
+    """Attach what the tenant files declare (pg_tenants.tenants.model.Tenant) to the fleet."""
     by_name = {d.name: d for d in declared}
     tenants = []
     for tenant in fleet.tenants:

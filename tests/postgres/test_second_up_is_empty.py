@@ -7,8 +7,8 @@ does, against what the provider's Read returned after each write (tests/support/
 docs/provider-double.md). The server's TimeZone is Europe/Berlin, not UTC, because that is what
 timestamps are read back in (TF resource_postgresql_role.go: `rolvaliduntil::TEXT`).
 
-Every field of a tenant entry (pg_tenants/tenant_model.py:TenantEntry) is generated, and the list
-is valid by construction (the rules of pg_tenants/tenant_list.py): the program refusing it fails
+Every field of a tenant entry (pg_tenants/tenants/model.py:TenantEntry) is generated, and the list
+is valid by construction (the rules of pg_tenants/tenants/tenant_list.py): the program refusing it fails
 the test. Lists of 1-4 tenants, 20 examples per PostgreSQL major (18 drawn, 2 written out).
 """
 
@@ -27,7 +27,7 @@ from psycopg import sql
 
 from pg_tenants.identifiers import identifier_problem
 from pg_tenants.local_postgres import pg_versions_under_test, running_postgres
-from pg_tenants.tenant_model import MAX_INT4, TenantEntry
+from pg_tenants.tenants.model import MAX_INT4, TenantEntry
 from tests.support.deployment import Deployment, create_database, reset_server, stack_for
 
 TIME_ZONE = "Europe/Berlin"
@@ -109,7 +109,7 @@ def tenant_lists(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, str],
         entry: dict[str, Any] = {"name": next(pool)}
         previous = [next(pool) for _ in range(draw(st.integers(0, 2)))]
         schema, username = next(pool), next(pool)
-        # A renamed tenant keeps its schema and username explicitly (tenant_list._check_names).
+        # A renamed tenant keeps its schema and username explicitly (tenants.rules._check_names).
         if previous or draw(st.booleans()):
             entry["schema"] = schema
         if previous or draw(st.booleans()):
@@ -136,13 +136,13 @@ def tenant_lists(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, str],
             if value is not None:
                 entry[field] = value
         zero_downtime = False
-        if not provided:  # rotation applies to generated passwords only (tenant_list._check_placement)
+        if not provided:  # rotation applies to generated passwords only (tenants.placement.placement_problems)
             if draw(st.booleans()):
                 entry["rotation"] = draw(st.one_of(st.integers(0, 3), st.just(MAX_INT4)))
             zero_downtime = draw(st.booleans())
             if zero_downtime:
                 entry["zero_downtime_rotation"] = True
-        # Adopt first, then zero-downtime, never both at once (tenant_list._check_names).
+        # Adopt first, then zero-downtime, never both at once (tenants.rules._check_names).
         if not zero_downtime and draw(st.booleans()):
             entry["adopt"] = True
             adopted_roles[entry["name"]] = draw(st.booleans())

@@ -18,7 +18,7 @@ def _outputs(**tenant_fields) -> dict:
 
 
 @dataclass(frozen=True)
-class _Declaration:  # the fields verify reads from pg_tenants.tenant_model.Tenant
+class _Declaration:  # the fields verify reads from pg_tenants.tenants.model.Tenant
     name: str = "acme"
     connection_limit: int = 20
     valid_until: str = "infinity"

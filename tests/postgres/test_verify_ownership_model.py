@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from psycopg import sql
 
-from pg_tenants.scram import scram_sha256_verifier
+from pg_tenants.credentials.scram import scram_sha256_verifier
 from tests.postgres.test_verify import (  # noqa: F401  (fixtures)
     ProvisionedFleet,
     fleet,

@@ -13,8 +13,8 @@ from psycopg.conninfo import conninfo_to_dict
 from pg_tenants import existing_objects as module
 from pg_tenants.existing_objects import MAX_LISTED, OwnedObject, existing_objects, owned_object_problems
 from pg_tenants.stack_config import ConfigSource, StackSettings, parse_stack_settings
-from pg_tenants.tenant_list import load_tenant_list
-from pg_tenants.tenant_model import Tenant
+from pg_tenants.tenants.tenant_list import load_tenant_list
+from pg_tenants.tenants.model import Tenant
 from tests.support.stack import write_tenant_file
 
 SERVERS = {

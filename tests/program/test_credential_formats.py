@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from psycopg.conninfo import conninfo_to_dict
 
-from pg_tenants.connection_formats import Credentials, parse_pgpass_line
+from pg_tenants.credentials.formats import Credentials, parse_pgpass_line
 
 PRINTABLE_94 = string.ascii_letters + string.digits + string.punctuation
 passwords = st.text(alphabet=PRINTABLE_94, min_size=1, max_size=64)

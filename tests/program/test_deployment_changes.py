@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from pg_tenants.deployment_changes import unsupported_changes
-from pg_tenants.tenant_model import Tenant
+from pg_tenants.tenants.model import Tenant
 
 DEPLOYED = {"acme": {"schema": "acme", "username": "acme", "server": "main", "database": "app"}}
 

@@ -23,7 +23,7 @@ from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY  # noq
 from pulumi_policy.policy import _PolicyAnalyzerServicer  # noqa: E402
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy  # noqa: E402
 
-from pg_tenants.scram import scram_sha256_verifier  # noqa: E402
+from pg_tenants.credentials.scram import scram_sha256_verifier  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "policy"))
 import keep_secrets  # noqa: E402

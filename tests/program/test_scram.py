@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import re
 
-from pg_tenants.scram import is_scram_verifier, scram_sha256_verifier, verifier_matches
+from pg_tenants.credentials.scram import is_scram_verifier, scram_sha256_verifier, verifier_matches
 
 # RFC 7677 section 3: user "user", password "pencil".
 SALT = base64.b64decode("W22ZaJ0SNY7soEsUEjb6gQ==")

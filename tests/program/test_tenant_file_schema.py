@@ -20,7 +20,7 @@ def test_example_tenant_files_reference_the_schema():
 
 def test_shipped_example_tenants_are_valid_with_the_example_stack():
     from pg_tenants.stack_config import load_stack_file
-    from pg_tenants.tenant_list import load_tenant_list
+    from pg_tenants.tenants.tenant_list import load_tenant_list
 
     settings, source = load_stack_file(PROJECT / "Pulumi.example.yaml")
     tenants = load_tenant_list(PROJECT / "tenants", settings, source)

@@ -3,7 +3,7 @@
 import pytest
 
 from components.tenant import ADOPTED_ROLE_IGNORES, ADOPTED_SCHEMA_IGNORES
-from pg_tenants.scram import verifier_matches
+from pg_tenants.credentials.scram import verifier_matches
 from tests.support.program_run import changed_urns
 from tests.support.stack import THREE_TENANTS, write_tenant_file
 

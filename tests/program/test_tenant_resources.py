@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pg_tenants.scram import is_scram_verifier, verifier_matches
+from pg_tenants.credentials.scram import is_scram_verifier, verifier_matches
 from tests.support.program_run import (
     DYNAMIC,
     GRANT,

@@ -265,7 +265,7 @@ def test_unreadable_files_are_reported_as_github_annotations(project, tenants_di
 def test_a_file_without_read_permission_is_a_problem(project, tenants_dir, monkeypatch):
     write_tenant_file(tenants_dir, "secret.yaml", [{"name": "acme"}])
     write_tenant_file(tenants_dir, "other.yaml", [{"name": "Bad"}])
-    from pg_tenants import yaml_source
+    from pg_tenants.tenants import yaml_source
 
     real_open = yaml_source._open_binary
 

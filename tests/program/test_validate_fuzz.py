@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from pg_tenants.cli import main
 from pg_tenants.problems import Problem
 from pg_tenants.stack_config import ConfigSource, StackSettings, read_stack_file
-from pg_tenants.tenant_list import TENANT_FIELDS, check_tenant_paths
+from pg_tenants.tenants.tenant_list import TENANT_FIELDS, check_tenant_paths
 
 FUZZ = settings(max_examples=80, deadline=2000, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 

@@ -10,7 +10,7 @@ import tracemalloc
 
 import pytest
 
-from pg_tenants.yaml_source import MAX_DEPTH, MAX_FILE_BYTES, YamlFileError, load_yaml
+from pg_tenants.tenants.yaml_source import MAX_DEPTH, MAX_FILE_BYTES, YamlFileError, load_yaml
 
 # Plain scalars that YAML 1.1 (PyYAML, yq, older tools) and YAML 1.2 (editors) read alike.
 AGREED = "a: 12\nb: 0x1f\nc: -12\nd: true\ne: ~\nf: 1.5\ng: 'text'\nh: [1, {i: False}]\nj: +3\nk: acme_app\nl: null\n"
@@ -190,7 +190,7 @@ def test_an_unreadable_file_is_refused_simulated(tmp_path, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("pg_tenants.yaml_source._open_binary", denied)
+    monkeypatch.setattr("pg_tenants.tenants.yaml_source._open_binary", denied)
     error = refusal(path)
     assert (error.message, error.fix) == ("cannot be read: permission denied", "make it readable by the user who runs pg-tenants")
 

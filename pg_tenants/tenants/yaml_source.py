@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 
 import yaml
 
-from pg_tenants.yaml_scalars import read_plain_scalar
+from pg_tenants.tenants.yaml_scalars import read_plain_scalar
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: validate must be fast
 Path_ = tuple[Any, ...]

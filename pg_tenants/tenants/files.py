@@ -16,10 +16,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from pg_tenants.problems import Problem
-from pg_tenants.pydantic_problems import field_path, problems_from_validation_error
+from pg_tenants.tenants.entry_problems import field_path, problems_from_validation_error
 from pg_tenants.stack_config import NAMESPACE
-from pg_tenants.tenant_model import TenantEntry, TenantFile
-from pg_tenants.yaml_source import YamlDocument, YamlFileError, load_yaml
+from pg_tenants.tenants.model import TenantEntry, TenantFile
+from pg_tenants.tenants.yaml_source import YamlDocument, YamlFileError, load_yaml
 
 TENANT_FILE_SUFFIXES = (".yaml", ".yml")
 FILE_FIELD, DIRECTORY_FIELD = "(file)", "(directory)"

@@ -1,0 +1,1 @@
+"""Credential material: SCRAM verifiers, connection-string formats, password expiry."""

@@ -1,0 +1,1 @@
+"""The tenant list: files → entries (model) → rules → placement, validated once at the edge."""

@@ -1,0 +1,122 @@
+"""Where each tenant goes: its server, database, username and schema from the stack config.
+
+Also what the stack must hold for a tenant (its provided password's secret), and the typed
+`Tenant` every other module trusts, with every default resolved.
+"""
+
+from __future__ import annotations
+
+from pg_tenants.problems import Problem
+from pg_tenants.stack_config import NAMESPACE, ConfigSource, StackSettings
+from pg_tenants.tenants.files import LocatedEntry
+from pg_tenants.tenants.model import Tenant, TenantEntry
+
+MIN_PROVIDED_PASSWORD = 16
+
+
+def username_of(entry: TenantEntry) -> str:
+    return entry.username or entry.name
+
+
+def schema_of(entry: TenantEntry) -> str:
+    return entry.schema_name or entry.name
+
+
+def server_of(entry: TenantEntry, settings: StackSettings | None) -> str | None:
+    return settings.server_for(entry.server) if settings else entry.server
+
+
+def database_of(entry: TenantEntry, settings: StackSettings | None) -> str | None:
+    if entry.database is not None or settings is None:
+        return entry.database
+    server = settings.servers.get(settings.server_for(entry.server) or "")
+    if server is None:
+        return None
+    return settings.default_database if settings.default_database in server.databases else server.databases[0]
+
+
+def placement_problems(located: LocatedEntry, settings: StackSettings, config: ConfigSource) -> list[Problem]:
+    entry, problems = located.entry, []
+    server_name = settings.server_for(entry.server)
+    known = ", ".join(sorted(settings.servers))
+    if server_name is None:
+        problems.append(located.problem("server", "no server given and the stack has no default server", f"add `server:` with one of: {known}"))
+    elif server_name not in settings.servers:
+        problems.append(located.problem("server", f"server {server_name!r} is not in the stack config", f"use one of: {known}"))
+    else:
+        server = settings.servers[server_name]
+        database = database_of(entry, settings)
+        if database not in server.databases:
+            problems.append(
+                located.problem(
+                    "database",
+                    f"database {database!r} is not a database of server {server_name!r}",
+                    f"use one of: {', '.join(server.databases)}, or add it to {NAMESPACE}:servers.{server_name}.databases",
+                )
+            )
+    if entry.password_secret is None:
+        return problems
+    for field, value in (("rotation", entry.rotation), ("zero_downtime_rotation", entry.zero_downtime_rotation)):
+        if value:
+            problems.append(
+                located.problem(
+                    field,
+                    "rotation applies to generated passwords, but this tenant's password is provided by password_secret",
+                    f"rotate it by setting a new value with `pulumi config set --secret {NAMESPACE}:{entry.password_secret}`, "
+                    "or remove password_secret to have passwords generated",
+                )
+            )
+    if not config.has_secret(entry.password_secret):
+        problems.append(
+            located.problem(
+                "password_secret",
+                f"config key {NAMESPACE}:{entry.password_secret} is not set as a secret in this stack",
+                f"run `pulumi config set --secret {NAMESPACE}:{entry.password_secret}`, which prompts for the value",
+            )
+        )
+    elif not acceptable_password(config.secret_value(entry.password_secret)):
+        problems.append(
+            located.problem(
+                "password_secret",
+                f"the password in {NAMESPACE}:{entry.password_secret} is not {MIN_PROVIDED_PASSWORD}+ printable ASCII characters",
+                f"set a longer password with `pulumi config set --secret {NAMESPACE}:{entry.password_secret}`, "
+                "or remove password_secret to have one generated",
+            )
+        )
+    return problems
+
+
+def acceptable_password(password: str | None) -> bool:
+    """Unreadable (a stack file's ciphertext) counts as acceptable; the program checks again.
+
+    Only printable ASCII: PostgreSQL SASLpreps passwords before SCRAM, and the verifier we
+    compute must match what the server derives at login.
+    """
+    if password is None:
+        return True
+    return len(password) >= MIN_PROVIDED_PASSWORD and all(" " <= char <= "~" for char in password)
+
+
+def resolve(located: LocatedEntry, settings: StackSettings) -> Tenant:
+    entry = located.entry
+    return Tenant(
+        name=entry.name,
+        schema=schema_of(entry),
+        username=username_of(entry),
+        server=settings.server_for(entry.server) or "",
+        database=database_of(entry, settings) or "",
+        password_secret=entry.password_secret,
+        connection_limit=settings.default_connection_limit if entry.connection_limit is None else entry.connection_limit,
+        temp_file_limit=settings.default_temp_file_limit if entry.temp_file_limit is None else entry.temp_file_limit,
+        statement_timeout=entry.statement_timeout,
+        idle_in_transaction_session_timeout=entry.idle_in_transaction_session_timeout,
+        valid_until=entry.valid_until,
+        state=entry.state,
+        on_remove=entry.on_remove,
+        rotation=entry.rotation,
+        zero_downtime_rotation=entry.zero_downtime_rotation,
+        adopt=entry.adopt,
+        previous_names=tuple(entry.previous_names),
+        file=located.document.file,
+        line=located.line(),
+    )
