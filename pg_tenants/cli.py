@@ -2,6 +2,8 @@
 
     pg-tenants validate [PATH ...] [--stack-config Pulumi.<stack>.yaml] [--previous OUTPUTS.json]
                         [--format human|github|json] [--allow-empty]
+    pg-tenants validate --stacks 'Pulumi.*.yaml' [--stacks FILE ...]   (a sharded fleet)
+    pg-tenants move-plan --from STACK --to STACK --tenant NAME [--tenant NAME ...]
     pg-tenants verify [--outputs FILE|-] [--stack NAME] [--stack-config FILE] [--json] ...
 
 Also runnable as `python -m pg_tenants.cli`. Exit codes: 0 clean, 1 problems or findings,
@@ -41,6 +43,7 @@ class ValidateReport:
     stack_file: str | None  # as problems name it
     files: int = 0
     tenants: int = 0
+    stacks: int = 0  # stack configs checked together (--stacks)
 
     @property
     def errors(self) -> list[Problem]:
@@ -64,6 +67,8 @@ def _validate(args: argparse.Namespace, stdin: IO[str]) -> ValidateReport:
     from pg_tenants.problems import printable, sort_problems
     from pg_tenants.tenants.tenant_list import check_tenant_paths, empty_fleet_problem
 
+    if args.stacks:
+        return _validate_stacks(args)
     whole_list = all(path.is_dir() for path in args.paths)
     previous_tenants = _previous_tenants(args, whole_list, stdin)
     stack = _stack_file(args.stack_config)
@@ -75,9 +80,25 @@ def _validate(args: argparse.Namespace, stdin: IO[str]) -> ValidateReport:
     if whole_list and checked.tenants == 0 and not checked.errors:
         report.problems.append(empty_fleet_problem(_tenants_label(paths), allowed=args.allow_empty))
     if previous_tenants is not None and not report.errors and checked.resolved:
-        report.problems += unsupported_changes(checked.resolved, previous_tenants)
+        report.problems += unsupported_changes(checked.resolved, previous_tenants, checked.not_owned)
     report.problems = sort_problems(report.problems)
     return report
+
+
+def _validate_stacks(args: argparse.Namespace) -> ValidateReport:
+    from pg_tenants.problems import sort_problems
+    from pg_tenants.shards.fleet_check import check_stacks
+    from pg_tenants.shards.stack_files import expand_stack_patterns
+
+    if args.paths or args.stack_config or args.previous:
+        raise UsageError("--stacks checks the stacks' own tenant list: give no PATH, --stack-config or --previous "
+                         "(run --previous per stack)")
+    try:
+        paths = expand_stack_patterns(args.stacks)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    checked = check_stacks(paths, allow_empty=args.allow_empty)
+    return ValidateReport(sort_problems(checked.problems), [checked.tenants_dir], None, checked.files, checked.tenants, len(paths))
 
 
 def _previous_tenants(args: argparse.Namespace, whole_list: bool, stdin: IO[str]) -> dict | None:
@@ -124,9 +145,14 @@ def _read_previous(source: str, stdin: IO[str]) -> dict:
         raise UsageError(f"--previous {source} is not UTF-8 text") from None
     except (json.JSONDecodeError, RecursionError):
         raise UsageError(f"--previous {source} is not JSON") from None
-    tenants = data.get("tenants", data) if isinstance(data, dict) else None
+    from pg_tenants.shards.previous_state import is_stack_export, tenants_in_export
+
+    if is_stack_export(data):
+        tenants = tenants_in_export(data)
+    else:
+        tenants = data.get("tenants", data) if isinstance(data, dict) else None
     if not isinstance(tenants, dict) or not all(isinstance(entry, dict) for entry in tenants.values()):
-        raise UsageError("--previous must hold `pulumi stack output --json` (its `tenants` map)")
+        raise UsageError("--previous must hold `pulumi stack output --json` (its `tenants` map) or `pulumi stack export`")
     return tenants
 
 
@@ -161,9 +187,10 @@ def _tenants_label(paths: list[Path]) -> str:
 def _where(report: ValidateReport) -> str:
     """`the stack config`, `tenants`, or `the stack config and tenants`: where the problems are."""
     places = []
-    if any(p.file == report.stack_file for p in report.problems):
-        places.append("the stack config")
-    if any(p.file != report.stack_file for p in report.problems):
+    stack_files = {report.stack_file} if report.stack_file else {p.file for p in report.problems if p.field.startswith("pg-tenants:")}
+    if any(p.file in stack_files for p in report.problems):
+        places.append("the stack configs" if report.stacks > 1 else "the stack config")
+    if any(p.file not in stack_files for p in report.problems):
         places.append(_tenants_label(report.paths))
     return " and ".join(places)
 
@@ -178,6 +205,8 @@ def _summary(report: ValidateReport, elapsed: float) -> str:
         return f"{plural(len(report.errors), 'problem')}{warned} in {_where(report)} {counts}"
     tenants = _tenants_label(report.paths)
     checked = f"the stack config and {tenants} are" if report.stack_file else f"{tenants} is"
+    if report.stacks:
+        checked = f"{plural(report.stacks, 'stack config')} and {tenants} are"
     warned = f", {plural(len(report.warnings), 'warning')}" if report.warnings else ""
     return f"OK: {checked} valid{warned} {counts}"
 
@@ -291,7 +320,7 @@ def _positive(value: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pg-tenants", description="Pipeline commands of pg-tenants.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{validate,verify}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{validate,verify,move-plan}")
 
     validate = commands.add_parser(
         "validate", help="check the tenant files (and a stack config) without Pulumi or a database",
@@ -303,9 +332,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--stack-config", type=Path, metavar="FILE",
                           help="a Pulumi.<stack>.yaml: also check the settings and each tenant's server/database")
     validate.add_argument("--previous", metavar="FILE|-",
-                          help="`pulumi stack output --json` of the last deployment ('-' = stdin): also refuse "
-                               "moving a tenant to another server/database and renames without previous_names "
-                               "(needs --stack-config)")
+                          help="`pulumi stack output --json` or `pulumi stack export` of the last deployment ('-' = "
+                               "stdin): also refuse moving a tenant to another server/database, renames without "
+                               "previous_names, and a tenant leaving the stack's shard before `pulumi state move` "
+                               "(the export shows the move; needs --stack-config)")
+    validate.add_argument("--stacks", action="append", metavar="FILE|GLOB",
+                          help="the stack configs of a sharded fleet (repeatable; a quoted glob like 'Pulumi.*.yaml' "
+                               "is expanded here): check each, and that every tenant belongs to exactly one stack")
     validate.add_argument("--format", choices=["human", "github", "json"], default="human",
                           help="github prints workflow annotations (::error file=...,line=...::, ::warning ...)")
     validate.add_argument("--allow-empty", action="store_true",
@@ -334,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--catalog-only", action="store_true", help="skip the hands-on logins")
     run.add_argument("--json", action="store_true", help="print JSON instead of the table")
     run.add_argument("--no-progress", action="store_true", help="no progress on stderr")
+    from pg_tenants.shards.move_plan_cli import add_move_plan_parser
+
+    add_move_plan_parser(commands)
     return parser
 
 
@@ -348,6 +384,10 @@ def main(argv: Sequence[str] | None = None, *, stdin: IO[str] | None = None,
     try:
         if args.command == "validate":
             return run_validate(args, out, stdin or sys.stdin)
+        if args.command == "move-plan":
+            from pg_tenants.shards.move_plan_cli import run_move_plan
+
+            return run_move_plan(args, out)
         return run_verify(args, out, err, stdin or sys.stdin)
     except UsageError as error:
         print(f"pg-tenants {args.command}: error: {error}", file=err)

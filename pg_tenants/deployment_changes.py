@@ -22,7 +22,9 @@ _RENAME = "the provider renames the object, then fails to revoke the old grants 
 _CONSEQUENCE = {"server": _PLACEMENT, "database": _PLACEMENT, "schema": _RENAME, "username": _RENAME}
 
 
-def unsupported_changes(tenants: list[Tenant], previous: PlacementMap) -> list[Problem]:
+def unsupported_changes(tenants: list[Tenant], previous: PlacementMap, not_owned: Mapping[str, str] | None = None) -> list[Problem]:
+    """`not_owned`: tenants of the list another stack owns (name -> `file:line`); one still in
+    this stack's state is refused as a removal would be, with the move procedure as the fix."""
     problems: list[Problem] = []
     claimed: set[str] = set()
     for tenant in tenants:
@@ -66,6 +68,9 @@ def unsupported_changes(tenants: list[Tenant], previous: PlacementMap) -> list[P
                 )
     for old_key, before in sorted(previous.items()):
         state = before.get("state", "active")
+        if old_key in (not_owned or {}):
+            problems.append(_left_the_shard(old_key, not_owned[old_key]))
+            continue
         if old_key in claimed or old_key in renamed_from or state == "offboarded" or before.get("on_remove") == "purge":
             continue
         problems.append(
@@ -80,3 +85,17 @@ def unsupported_changes(tenants: list[Tenant], previous: PlacementMap) -> list[P
             )
         )
     return problems
+
+
+def _left_the_shard(name: str, where: str) -> Problem:
+    """Whatever its state: `pulumi up` would delete it here while its entry says it lives on."""
+    file, _, line = where.rpartition(":")
+    return Problem(
+        file,
+        int(line) if line.isdigit() else None,
+        f"{name}.shard",
+        f"tenant {name!r} no longer belongs to this stack, whose state still holds it: `pulumi up` would delete it "
+        "here, and the stack that now owns it would create it again",
+        "to move it, follow `pg-tenants move-plan --from <this stack> --to <its new stack> --tenant "
+        f"{name}` (`pulumi state move` first, then pass `pulumi stack export` as --previous); otherwise undo the edit",
+    )

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pg_tenants.identifiers import IDENTIFIER, IDENTIFIER_FIX
 from pg_tenants.problems import ConfigurationInvalid, Problem, explained
+from pg_tenants.shards.settings import ShardSettings
 from pg_tenants.tenants.entry_problems import describe, did_you_mean, field_path, problems_from_validation_error, unknown_name_fix
 from pg_tenants.tenants.yaml_source import YamlDocument, YamlFileError, load_yaml
 
@@ -57,6 +58,8 @@ class StackSettings(BaseModel):
     default_temp_file_limit: int = Field(default=1_048_576, ge=-1, le=2**31 - 1, alias="defaultTempFileLimit")
     # Read the catalogs before deploying, so an existing schema is never taken over silently.
     check_existing_schemas: bool = Field(default=True, alias="checkExistingSchemas")
+    # The tenants this stack owns in a sharded fleet; None: every tenant (pg_tenants.shards.settings).
+    shard: ShardSettings | None = None
 
     def server_for(self, name: str | None) -> str | None:
         if name is not None:
@@ -113,6 +116,14 @@ def _cross_check(settings: StackSettings, source: ConfigSource) -> list[Problem]
         problem("defaultServer", "defaultServer", f"server {settings.default_server!r} is not in servers", f"use one of: {', '.join(sorted(settings.servers))}")
     if settings.default_server is None and len(settings.servers) > 1:
         problem("servers", "defaultServer", "several servers are configured but none is the default", "set pg-tenants:defaultServer, or give every tenant a server")
+    if settings.shard is not None:
+        databases = {f"{key}/{db}" for key, server in settings.servers.items() for db in server.databases}
+        for key in settings.shard.servers:
+            if key not in settings.servers:
+                problem("shard", "shard.servers", f"server {key!r} is not in servers", f"use one of: {', '.join(sorted(settings.servers))}")
+        for ref in settings.shard.databases:
+            if ref not in databases:
+                problem("shard", "shard.databases", f"{ref!r} is not a server/database of this stack", f"use one of: {', '.join(sorted(databases))}")
     for name, server in settings.servers.items():
         if not source.has_secret(server.admin_password_secret):
             problem(

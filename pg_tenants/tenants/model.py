@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from pg_tenants.shards.settings import SHARD_NAME_PATTERN
+
 TenantState = Literal["active", "suspended", "offboarded"]
 # PostgreSQL's integer settings (milliseconds, kilobytes) and CONNECTION LIMIT are int4.
 MAX_INT4 = 2**31 - 1
@@ -32,6 +34,11 @@ class TenantEntry(BaseModel):
     server: str | None = Field(default=None, description="Key of a server in the stack config. Default: defaultServer.")
     database: str | None = Field(
         default=None, description="Existing database on that server. Default: defaultDatabase, else the server's first database."
+    )
+    shard: Annotated[str, StringConstraints(pattern=SHARD_NAME_PATTERN)] | None = Field(
+        default=None,
+        description="Sharded fleets: the pg-tenants:shard.name of the stack that owns this tenant. Default: the stack "
+        "whose pg-tenants:shard lists the tenant's server or database. Change it only as `pg-tenants move-plan` prints.",
     )
     password_secret: ConfigKey | None = Field(
         default=None,

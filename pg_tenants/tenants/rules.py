@@ -11,6 +11,7 @@ from typing import Any
 
 from pg_tenants.identifiers import MAX_IDENTIFIER_BYTES, identifier_problem
 from pg_tenants.problems import Problem
+from pg_tenants.shards.ownership import stack_owns
 from pg_tenants.stack_config import ConfigSource, StackSettings
 from pg_tenants.tenants.files import LocatedEntry
 from pg_tenants.tenants.model import valid_until_problem
@@ -24,7 +25,8 @@ def entry_problems(entries: list[LocatedEntry], settings: StackSettings | None, 
     for located in entries:
         problems += _check_names(located, admin_names)
         problems += _expiry_warnings(located, now)
-        if settings is not None and config is not None:
+        # Another stack's tenant is placed by that stack's servers (validate --stacks checks it there).
+        if settings is not None and config is not None and stack_owns(settings, located.entry):
             problems += placement_problems(located, settings, config)
     name_problems, repeated = _duplicates(entries, "name", lambda e: e.name, lambda e: None)
     problems += name_problems

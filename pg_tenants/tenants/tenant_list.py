@@ -6,10 +6,11 @@ The program registers nothing unless the whole list is valid.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pg_tenants.problems import ConfigurationInvalid, Problem, explained
+from pg_tenants.shards.ownership import stack_owns
 from pg_tenants.stack_config import ConfigSource, StackSettings
 from pg_tenants.tenants.files import read_tenant_paths
 from pg_tenants.tenants.model import Tenant, TenantEntry
@@ -24,7 +25,10 @@ class TenantListCheck:
     problems: list[Problem]  # errors and warnings
     files: int  # files read (or found unreadable)
     tenants: int  # items of every `tenants:` list, valid or not
-    resolved: list[Tenant]  # sorted by name, when asked for, the list is valid and settings were given
+    # The tenants the stack owns (all, unsharded), sorted by name, when asked for, the list is valid and settings were given.
+    resolved: list[Tenant]
+    # Tenants of the list another stack owns (sharded fleets): name -> `file:line`, when resolved.
+    not_owned: dict[str, str] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Problem]:
@@ -51,9 +55,12 @@ def check_tenant_paths(
     read = read_tenant_paths(paths)
     problems = explained(read.problems + entry_problems(read.entries, settings, config), read.unclear)
     resolved: list[Tenant] = []
+    not_owned: dict[str, str] = {}
     if resolve and settings is not None and not any(p.is_error for p in problems):
-        resolved = sorted((resolve_tenant(located, settings) for located in read.entries), key=lambda t: t.name)
-    return TenantListCheck(problems, read.files, read.tenants, resolved)
+        owned = (located for located in read.entries if stack_owns(settings, located.entry))
+        resolved = sorted((resolve_tenant(located, settings) for located in owned), key=lambda t: t.name)
+        not_owned = {l.entry.name: f"{l.document.file}:{l.line()}" for l in read.entries if not stack_owns(settings, l.entry)}
+    return TenantListCheck(problems, read.files, read.tenants, resolved, not_owned)
 
 
 def empty_fleet_problem(where: str, *, allowed: bool) -> Problem:
