@@ -13,6 +13,7 @@ from components.admin_sql import admin_connection
 from components.database_hardening import DatabaseHardening
 from components.tenant import TenantArgs, TenantResources
 from pg_tenants.program_input import ProgramInput
+from pg_tenants.shards.hardening import hardening_plan
 from pg_tenants.stack_config import NAMESPACE, ServerSettings, StackSettings
 from pg_tenants.tenants.model import Tenant
 
@@ -78,15 +79,16 @@ def declare_fleet(program_input: ProgramInput) -> FleetOutputs:
     for tenant in tenants:
         placements[(tenant.server, tenant.database)].append(tenant)
 
+    plan = hardening_plan(settings, set(placements))
+    hardening: dict[tuple[str, str], list[pulumi.Resource]] = {}
+    for server_key, database in sorted(plan.tenant_databases):
+        hardened = DatabaseHardening(server_key, database, holds_tenants=True, opts=providers.options(server_key, database),
+                                     admin_connection=providers.admin_connection(server_key))
+        hardening[(server_key, database)] = [hardened.database_record, hardened.database_revoke]
     components: dict[str, TenantResources] = {}
     for (server_key, database), placed in sorted(placements.items()):
         server = settings.servers[server_key]
         on_database = providers.options(server_key, database)
-        hardening: list[pulumi.Resource] = []
-        if settings.harden_databases:
-            hardened = DatabaseHardening(server_key, database, holds_tenants=True, opts=on_database,
-                                         admin_connection=providers.admin_connection(server_key))
-            hardening += [hardened.database_record, hardened.database_revoke]
         for tenant in placed:
             provided = config.require_secret(tenant.password_secret) if tenant.password_secret else None
             components[tenant.name] = TenantResources(
@@ -98,14 +100,16 @@ def declare_fleet(program_input: ProgramInput) -> FleetOutputs:
                     provided_password=provided,
                     # Unknown (catalogs not read): import the role along with the schema.
                     import_role=tenant.adopt and (existing_roles is None or (server_key, tenant.username) in existing_roles),
-                    database_hardening=hardening,
+                    # None on another stack's database: its home stack hardens it (pg_tenants.shards.hardening).
+                    database_hardening=hardening.get((server_key, database), []),
                     admin_connection=admin_connection(server, database, providers.admin_password(server_key)),
                 ),
                 opts=on_database,
             )
 
-    if settings.harden_databases:
-        _harden_protected_databases(settings, set(placements), providers)
+    for server_key, database in sorted(plan.protected_databases):
+        opts = providers.options(server_key, settings.servers[server_key].admin_database)
+        DatabaseHardening(server_key, database, holds_tenants=False, opts=opts, admin_connection=providers.admin_connection(server_key))
 
     with_credentials = {name: c.connection_formats for name, c in components.items() if c.connection_formats is not None}
     return FleetOutputs(
@@ -118,14 +122,3 @@ def declare_fleet(program_input: ProgramInput) -> FleetOutputs:
         connections=pulumi.Output.secret(pulumi.Output.all(**with_credentials) if with_credentials else {}),
     )
 
-
-def _harden_protected_databases(settings: StackSettings, placements: set[tuple[str, str]], providers: _Providers) -> None:
-    """PUBLIC's CONNECT and TEMPORARY go on each server's protected databases that hold no tenant
-    (one that does is hardened above, under the same name, so tenants arriving or leaving keep
-    its record). Other databases of the server keep PostgreSQL's defaults (README: "Database
-    hardening")."""
-    for server_key in sorted({server for server, _ in placements}):
-        server = settings.servers[server_key]
-        for database in sorted(set(server.protected_databases) - {db for s, db in placements if s == server_key}):
-            opts = providers.options(server_key, server.admin_database)
-            DatabaseHardening(server_key, database, holds_tenants=False, opts=opts, admin_connection=providers.admin_connection(server_key))

@@ -43,7 +43,7 @@ class ValidateReport:
     stack_file: str | None  # as problems name it
     files: int = 0
     tenants: int = 0
-    stacks: int = 0  # stack configs checked together (--stacks)
+    stack_files: tuple[str, ...] = ()  # the stack configs checked together (--stacks), as problems name them
 
     @property
     def errors(self) -> list[Problem]:
@@ -98,7 +98,8 @@ def _validate_stacks(args: argparse.Namespace) -> ValidateReport:
     except ValueError as error:
         raise UsageError(str(error)) from None
     checked = check_stacks(paths, allow_empty=args.allow_empty)
-    return ValidateReport(sort_problems(checked.problems), [checked.tenants_dir], None, checked.files, checked.tenants, len(paths))
+    return ValidateReport(sort_problems(checked.problems), [checked.tenants_dir], None, checked.files, checked.tenants,
+                          tuple(str(path) for path in paths))
 
 
 def _previous_tenants(args: argparse.Namespace, whole_list: bool, stdin: IO[str]) -> dict | None:
@@ -187,9 +188,9 @@ def _tenants_label(paths: list[Path]) -> str:
 def _where(report: ValidateReport) -> str:
     """`the stack config`, `tenants`, or `the stack config and tenants`: where the problems are."""
     places = []
-    stack_files = {report.stack_file} if report.stack_file else {p.file for p in report.problems if p.field.startswith("pg-tenants:")}
+    stack_files = {report.stack_file, *report.stack_files}
     if any(p.file in stack_files for p in report.problems):
-        places.append("the stack configs" if report.stacks > 1 else "the stack config")
+        places.append("the stack configs" if len(report.stack_files) > 1 else "the stack config")
     if any(p.file not in stack_files for p in report.problems):
         places.append(_tenants_label(report.paths))
     return " and ".join(places)
@@ -205,8 +206,8 @@ def _summary(report: ValidateReport, elapsed: float) -> str:
         return f"{plural(len(report.errors), 'problem')}{warned} in {_where(report)} {counts}"
     tenants = _tenants_label(report.paths)
     checked = f"the stack config and {tenants} are" if report.stack_file else f"{tenants} is"
-    if report.stacks:
-        checked = f"{plural(report.stacks, 'stack config')} and {tenants} are"
+    if report.stack_files:
+        checked = f"{plural(len(report.stack_files), 'stack config')} and {tenants} are"
     warned = f", {plural(len(report.warnings), 'warning')}" if report.warnings else ""
     return f"OK: {checked} valid{warned} {counts}"
 

@@ -1,9 +1,10 @@
 """`pg-tenants validate --stacks`: every stack's own checks, then the fleet's.
 
 The fleet's checks: one tenant list for every stack, unique shard names, every tenant owned
-by exactly one stack, and every database hardened by one stack at most (the PUBLIC-privilege
-record of components.database_hardening is one per database: if two stacks each kept one,
-the first to lose its last tenant there would give PUBLIC's CONNECT back to the other's).
+by exactly one stack, and every database with tenants hardened by exactly one stack when the
+fleet hardens at all (the PUBLIC-privilege record of components.database_hardening is one per
+database: if two stacks each kept one, the first to drop it would give PUBLIC's CONNECT back
+while the other's tenants remain).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pg_tenants.problems import Problem, explained
+from pg_tenants.shards.hardening import hardening_plan
 from pg_tenants.shards.ownership import ownership_reason, stack_owns
 from pg_tenants.stack_config import NAMESPACE, StackFile, StackSettings, read_stack_file
 from pg_tenants.tenants.files import LocatedEntry, read_tenant_paths
@@ -119,37 +121,32 @@ def _ownership_problem(located: LocatedEntry, stacks: list[Stack]) -> Problem | 
 
 
 def _hardening_problems(stacks: list[Stack], entries: list[LocatedEntry]) -> list[Problem]:
-    """Per database (host, port, name): the stacks whose program declares its hardening, and those with tenants there."""
+    """Per database (host, port, name): the stacks that harden it (pg_tenants.shards.hardening) and those with tenants there."""
     hardened_by: dict[tuple[str, int, str], list[Stack]] = defaultdict(list)
     tenants_of: dict[tuple[str, int, str], list[Stack]] = defaultdict(list)
     for stack in stacks:
         settings = stack.settings
         placed = {(t.server, t.database) for t in (resolve(l, settings) for l in entries if stack_owns(settings, l.entry))}
-        targets = set(placed)
-        for server_key in {server for server, _ in placed}:
-            targets |= {(server_key, db) for db in settings.servers[server_key].protected_databases}
-        for server_key, database in sorted(targets):
+        plan = hardening_plan(settings, placed)
+        for server_key, database in sorted(plan.tenant_databases | plan.protected_databases):
             server = settings.servers[server_key]
-            target = (server.host, server.port, database)
-            if (server_key, database) in placed:
-                tenants_of[target].append(stack)
-            if settings.harden_databases:
-                hardened_by[target].append(stack)
-    fleet_hardens = any(stack.settings.harden_databases for stack in stacks)
+            hardened_by[(server.host, server.port, database)].append(stack)
+        for server_key, database in sorted(placed):
+            server = settings.servers[server_key]
+            tenants_of[(server.host, server.port, database)].append(stack)
     problems = []
-    for target, hardening in sorted(hardened_by.items()):
+    for (host, port, database), hardening in sorted(hardened_by.items()):
         if len(hardening) > 1:
-            host, port, database = target
             names = ", ".join(s.name for s in hardening)
             problems += [stack.problem(
-                "hardenDatabases", f"database {database!r} on {host}:{port} is hardened by stacks {names}: the first to lose "
-                "its last tenant there would give PUBLIC's privileges back while the others' tenants remain",
-                "set `pg-tenants:hardenDatabases: false` in all but one of them (one that keeps tenants on every database "
-                "they share), or shard by server or database so each database is in one stack") for stack in hardening[1:]]
-    for target, holding in sorted(tenants_of.items()):
-        if fleet_hardens and not hardened_by.get(target):
-            host, port, database = target
-            problems += [stack.problem(
-                "hardenDatabases", f"database {database!r} on {host}:{port} holds tenants of {stack.name} but no stack hardens it",
-                "set `pg-tenants:hardenDatabases: true` in exactly one stack with tenants there") for stack in holding]
+                "shard", f"database {database!r} on {host}:{port} is hardened by stacks {names}: the first to drop its "
+                "hardening would give PUBLIC's privileges back while the others' tenants remain",
+                "list each server (pg-tenants:shard.servers) or database (pg-tenants:shard.databases) in one stack only, "
+                "and list a server's databases in that stack's config only") for stack in hardening[1:]]
+    if any(stack.settings.harden_databases for stack in stacks):
+        for (host, port, database), holding in sorted(tenants_of.items()):
+            if not hardened_by.get((host, port, database)):
+                problems += [stack.problem(
+                    "shard", f"database {database!r} on {host}:{port} holds tenants of stack {stack.name} but no stack hardens it",
+                    "list its server or database in the pg-tenants:shard of one stack with hardenDatabases on") for stack in holding]
     return problems

@@ -19,7 +19,8 @@ SHARD_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 SHARD_NAME_FIX = "use lowercase letters, digits, '-' and '_' (at most 63), starting with a letter or digit"
 ShardName = Annotated[str, StringConstraints(pattern=SHARD_NAME_PATTERN)]
 # `server/database`, both keys of this stack's servers (checked in stack_config).
-DatabaseRef = Annotated[str, StringConstraints(pattern=r"^[^/]+/[^/]+$")]
+DATABASE_REF_PATTERN = r"^[^/]+/[^/]+$"
+DatabaseRef = Annotated[str, StringConstraints(pattern=DATABASE_REF_PATTERN)]
 
 
 class ShardSettings(BaseModel):

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from pg_tenants.problems import Problem
+from pg_tenants.shards.settings import DATABASE_REF_PATTERN, SHARD_NAME_FIX, SHARD_NAME_PATTERN
 
 LineOf = Callable[[tuple[Any, ...]], int | None]
 MAX_INT4 = 2**31 - 1
@@ -127,6 +128,10 @@ def _message_and_fix(error: dict[str, Any], known: Callable[[tuple[Any, ...]], l
         return f"must be at most {ctx['le']}{why} found {value}", f"use a value of {ctx['le']} or less"
     if kind == "too_short":
         return "must not be empty", "give at least one item"
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == SHARD_NAME_PATTERN:
+        return f"{value!r} is not a shard name", SHARD_NAME_FIX
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == DATABASE_REF_PATTERN:
+        return f"{value!r} is not `server/database`", "write a server key of this stack, '/', and one of its databases"
     if kind == "string_pattern_mismatch":
         return "is not a valid config key name", "use letters, digits, '_', '-' or '.', starting with a letter"
     if kind == "string_too_long":
