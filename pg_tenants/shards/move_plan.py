@@ -28,7 +28,7 @@ from pathlib import Path
 from pg_tenants.problems import Problem
 from pg_tenants.shards.ownership import ownership_reason, stack_owns
 from pg_tenants.shards.stack_files import short_stack_name
-from pg_tenants.stack_config import NAMESPACE, ConfigSource, StackSettings
+from pg_tenants.stack_config import NAMESPACE, ConfigSource, ServerSettings, StackSettings
 from pg_tenants.tenants.files import LocatedEntry
 from pg_tenants.tenants.model import Tenant
 from pg_tenants.tenants.placement import resolve
@@ -91,11 +91,13 @@ def plan_moves(source: StackView, dest: StackView, project: str, entries: list[L
 
 def _tenant_problems(located: LocatedEntry, source: StackView, dest: StackView) -> list[Problem]:
     entry = located.entry
-    if not stack_owns(source.settings, entry):
+    in_source, in_dest = stack_owns(source.settings, entry), stack_owns(dest.settings, entry)
+    if in_dest:
+        also = " too" if in_source else ""
+        return [located.problem("shard", f"tenant {entry.name!r} already belongs to stack {dest.stack}{also} ({ownership_reason(dest.settings, entry)})",
+                                "nothing to move" if not in_source else "run `pg-tenants validate --stacks` and fix the ownership first")]
+    if not in_source:
         return [located.problem("shard", f"tenant {entry.name!r} does not belong to stack {source.stack}", "name the stack that owns it in --from")]
-    if stack_owns(dest.settings, entry):
-        return [located.problem("shard", f"tenant {entry.name!r} already belongs to stack {dest.stack} too ({ownership_reason(dest.settings, entry)})",
-                                "run `pg-tenants validate --stacks` and fix the ownership first")]
     if entry.adopt:
         return [located.problem("adopt", "an adoption in progress cannot move", "apply the import and remove `adopt` first")]
     here = resolve(located, source.settings)
@@ -110,7 +112,8 @@ def _tenant_problems(located: LocatedEntry, source: StackView, dest: StackView) 
     here_server = source.settings.servers[server_key]
     for field in PROVIDER_FIELDS:
         if getattr(here_server, field) != getattr(there_server, field):
-            problems.append(_stack_problem(dest, "servers", f"servers.{server_key}.{field} differs from {source.file} "
+            key = ServerSettings.model_fields[field].alias or field
+            problems.append(_stack_problem(dest, ("servers", server_key, key), f"differs from {source.file} "
                                            f"({getattr(there_server, field)!r} here, {getattr(here_server, field)!r} there): the "
                                            "copied provider would not match the one this stack declares",
                                            f"make servers.{server_key} the same in both stacks"))
@@ -132,8 +135,9 @@ def _tenant_problems(located: LocatedEntry, source: StackView, dest: StackView) 
     return problems
 
 
-def _stack_problem(view: StackView, key: str, message: str, fix: str) -> Problem:
-    return Problem(str(view.file), view.source.line_of((key,)), f"{NAMESPACE}:{key}", message, fix)
+def _stack_problem(view: StackView, key: str | tuple[str, ...], message: str, fix: str) -> Problem:
+    path = (key,) if isinstance(key, str) else key
+    return Problem(str(view.file), view.source.line_of(path), f"{NAMESPACE}:{'.'.join(path)}", message, fix)
 
 
 def format_plan(plan: MovePlan) -> str:
@@ -142,29 +146,34 @@ def format_plan(plan: MovePlan) -> str:
     shard = plan.dest.settings.shard.name if plan.dest.settings.shard else ""
     names = ", ".join(move.located.entry.name for move in plan.moves)
     lines = [
-        f"# Move {names} from stack {source} to stack {dest}: `pulumi state move` rewrites both states, so",
-        "# nothing in PostgreSQL is deleted or re-created, and every URN keeps all but its stack segment.",
+        f"# Move {names} from stack {source} to stack {dest}. `pulumi state move` rewrites both states: nothing in",
+        "# PostgreSQL is deleted or re-created, and every URN keeps all but its stack segment.",
+        "#",
     ]
     copies = [f"pulumi config cp --stack {source} --dest {dest} {NAMESPACE}:{key}" for move in plan.moves for key in move.secrets_to_copy]
     if copies:
-        lines += ["#", f"# 1. Copy the secrets {dest} needs (re-encrypted for {dest}, never printed); this writes {plan.dest.file.name}:", *copies]
+        lines += [f"# 1. Copy the secrets {dest} needs (re-encrypted for {dest}, never printed); this edits {plan.dest.file.name}:", *copies]
     else:
-        lines += ["#", f"# 1. No secret to copy: {dest} has every secret these tenants use."]
-    lines += ["#", "# 2. Edit the tenant list, and open a pull request with it (and the stack file) without merging it:"]
+        lines += [f"# 1. No secret to copy: {dest} already has every secret these tenants use."]
+    lines += ["#", "# 2. Edit the tenant list; open a pull request with it (and any stack file edited above), but do not merge it:"]
     for move in plan.moves:
         located = move.located
         was = f"shard: {located.entry.shard}" if located.entry.shard else f"no shard, owned by {ownership_reason(plan.source.settings, located.entry)}"
         lines.append(f"#      {located.document.file}:{located.line()}: tenant {located.entry.name}: write `shard: {shard}` (was {was})")
     lines += [
-        f"#    Until step 4, its `validate --previous` refuses: {source}'s state still holds the tenants.",
+        f"#    Its `validate --previous` for {source} refuses until step 5: {source}'s state still holds the tenants.",
         "#",
         f"# 3. Stop every `pulumi up` of {source} and {dest} until the pull request is merged.",
         "#",
-        "# 4. Move each tenant's component; its children move with it, and the provider of its database is copied",
-        f"#    (or {dest}'s identical one is used; a different one stops the move before anything is saved):",
-        *(f"pulumi state move --source {source} --dest {dest} --yes '{move.urn}'" for move in plan.moves),
+        "# 4. Back up both states:",
+        f"pulumi stack export --stack {source} --file {short_stack_name(source)}.before-move.json",
+        f"pulumi stack export --stack {dest} --file {short_stack_name(dest)}.before-move.json",
         "#",
-        f"# 5. Re-run the pull request's checks: the previews of {source} and {dest} must not create, delete or",
+        "# 5. Move the tenants' components in one step: their children move with them; the provider of each",
+        f"#    database is copied, or {dest}'s own is used if its inputs are equal (if not, nothing is saved):",
+        f"pulumi state move --source {source} --dest {dest} --yes " + " ".join(f"'{move.urn}'" for move in plan.moves),
+        "#",
+        f"# 6. Re-run the pull request's checks: the previews of {source} and {dest} must not create, delete or",
         "#    replace anything of these tenants. Merge; the deploy's `pulumi up` of both stacks updates their outputs.",
     ]
     return "\n".join(lines)
