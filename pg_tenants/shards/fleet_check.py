@@ -57,9 +57,21 @@ def stack_name(path: Path) -> str:
     return path.stem
 
 
+def _prefix_names(stacks: list[Stack]) -> list[Problem]:
+    """pulumi/actions edits the PR comment that starts with "`preview` on <project>/<stack>"
+    (src/libs/pr.ts; pulumi/actions#1165): eu-1's preview would overwrite eu-10's comment."""
+    return [
+        Problem(str(longer.path), None, "(stack name)", f"stack {shorter.name!r} is a prefix of stack {longer.name!r}: "
+                "pulumi/actions would post both previews in one pull request comment",
+                "name stacks so none starts with another's name, e.g. eu-01 … eu-10", "warning")
+        for shorter in stacks for longer in stacks
+        if shorter is not longer and longer.name.startswith(shorter.name)
+    ]
+
+
 def check_stacks(paths: Sequence[Path], *, allow_empty: bool) -> StacksCheck:
     stacks = [Stack(stack_name(path), path, read_stack_file(path)) for path in paths]
-    problems = [p for stack in stacks for p in stack.file.problems]
+    problems = [p for stack in stacks for p in stack.file.problems] + _prefix_names(stacks)
     directories = {stack.name: stack.path.parent / stack.file.tenants_dir for stack in stacks}
     if len({d.resolve() for d in directories.values()}) > 1:
         listed = ", ".join(f"{name}: {d}" for name, d in sorted(directories.items()))

@@ -160,3 +160,17 @@ def test_stacks_with_previous_is_a_usage_error(project, tenants_dir):
 
     assert code == 2
     assert "--stacks checks the stacks' own tenant list" in err
+
+
+def test_a_stack_name_that_prefixes_another_is_a_warning_about_pr_comments(project, tenants_dir):
+    (project / "Pulumi.eu-2.yaml").rename(project / "Pulumi.eu-10.yaml")
+    write_fleet(tenants_dir)
+
+    code, out, _ = validate("--stacks", "Pulumi.eu-*.yaml", cwd=project)
+
+    assert code == 0, out
+    assert lines(out) == [
+        "Pulumi.eu-10.yaml: (stack name): warning: stack 'eu-1' is a prefix of stack 'eu-10': pulumi/actions would post "
+        "both previews in one pull request comment",
+        "    fix: name stacks so none starts with another's name, e.g. eu-01 … eu-10",
+    ]

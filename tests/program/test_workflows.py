@@ -32,3 +32,43 @@ def test_the_cli_installed_first_is_new_enough_for_replacement_trigger():
         first = pulumi_steps(workflow)[0]
         assert "command" not in first.get("with", {}), workflow  # the install-only step
         assert first["with"]["pulumi-version"] == "^3.226.0", workflow
+
+
+def jobs(workflow: str) -> dict[str, dict]:
+    return yaml.safe_load((WORKFLOWS / workflow).read_text())["jobs"]
+
+
+STACKS_MATRIX = "${{ fromJSON(vars.PULUMI_STACKS || format('[\"{0}\"]', vars.PULUMI_STACK || 'prod')) }}"
+
+
+def test_the_preview_runs_once_per_stack_in_parallel_with_a_comment_each():
+    preview = jobs("tenants-pull-request.yml")["preview"]
+
+    assert preview["strategy"] == {"fail-fast": False, "matrix": {"stack": STACKS_MATRIX}}
+    assert preview["env"]["STACK"] == "${{ matrix.stack }}"
+    assert preview["concurrency"]["group"].endswith("-${{ matrix.stack }}")
+    comment = next(s for s in preview["steps"] if s.get("with", {}).get("command") == "preview")["with"]
+    assert (comment["stack-name"], comment["comment-on-pr"], comment["edit-pr-comment"]) == ("${{ env.STACK }}", True, True)
+
+
+def test_the_deploy_runs_once_per_stack_in_parallel_one_up_per_stack_at_a_time():
+    deploy = jobs("tenants-deploy.yml")["deploy"]
+
+    assert deploy["strategy"] == {"fail-fast": False, "matrix": {"stack": STACKS_MATRIX}}
+    assert deploy["env"]["STACK"] == "${{ matrix.stack }}"
+    assert deploy["concurrency"] == {"group": "pulumi-${{ matrix.stack }}", "cancel-in-progress": False}
+
+
+def test_the_pull_request_validates_every_stack_together():
+    validate = next(s for s in jobs("tenants-pull-request.yml")["validate"]["steps"] if "pg-tenants validate" in s.get("run", ""))
+
+    assert 'pg-tenants validate "${stack_files[@]}" --format github' in validate["run"]
+    assert 'stack_files+=(--stacks "Pulumi.${stack##*/}.yaml")' in validate["run"]
+
+
+def test_the_previous_deployment_is_read_from_the_state_so_a_state_move_is_seen():
+    step = next(s for s in jobs("tenants-pull-request.yml")["preview"]["steps"] if "--previous" in s.get("run", ""))
+
+    assert 'pulumi stack export --stack "$STACK" --file previous-state.json' in step["run"]
+    assert "--previous previous-state.json" in step["run"]
+    assert "--show-secrets" not in step["run"]
