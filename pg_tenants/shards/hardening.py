@@ -12,7 +12,7 @@ away gives nothing back to PUBLIC while others remain.
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from pg_tenants.stack_config import StackSettings
@@ -26,7 +26,7 @@ class HardeningPlan:
     protected_databases: frozenset[Place]  # hardened as protected databases (no tenants)
 
 
-def hardening_plan(settings: StackSettings, placed: Set[Place]) -> HardeningPlan:
+def hardening_plan(settings: StackSettings, placed: AbstractSet[Place]) -> HardeningPlan:
     """`placed`: where this stack's tenants are. Empty when hardening is off."""
     if not settings.harden_databases:
         return HardeningPlan(frozenset(), frozenset())

@@ -72,3 +72,26 @@ def test_the_previous_deployment_is_read_from_the_state_so_a_state_move_is_seen(
     assert 'pulumi stack export --stack "$STACK" --file previous-state.json' in step["run"]
     assert "--previous previous-state.json" in step["run"]
     assert "--show-secrets" not in step["run"]
+
+
+def gitlab_example() -> dict:
+    readme = (WORKFLOWS.parents[1] / "README.md").read_text()
+    section = readme[readme.index("### GitLab CI"):]
+    return yaml.safe_load(section[section.index("```yaml\n") + 8:section.index("\n```\n")])
+
+
+def test_the_gitlab_example_previews_and_deploys_each_stack_as_a_parallel_matrix():
+    example = gitlab_example()
+
+    assert list(example[".stacks"]["parallel"]["matrix"][0]) == ["STACK"]
+    assert example["preview"]["extends"] == example["deploy"]["extends"] == ".stacks"
+    assert example["deploy"]["resource_group"] == "pulumi-$STACK"
+    assert "pg-tenants validate --stacks" in example["validate"]["script"][0]
+
+
+def test_the_gitlab_example_edits_one_merge_request_note_per_stack():
+    comment = gitlab_example()["preview"]["script"][-1]
+
+    assert 'marker="<!-- pg-tenants preview: $STACK -->"' in comment
+    assert 'startswith(sys.argv[1] + "\\n")' in comment  # eu-1's marker never matches eu-10's note
+    assert '-X "$([ -n "$note" ] && echo PUT || echo POST)"' in comment

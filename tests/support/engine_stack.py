@@ -30,20 +30,26 @@ def cli_available() -> bool:
 class CliDeployment:
     """The same interface as `tests.support.deployment.Deployment`, through `pulumi up`."""
 
-    def __init__(self, pg: RunningPostgres, stack: StackConfig, work_dir: Path) -> None:
-        self.pg, self.stack_config, self.work_dir = pg, stack, work_dir
-        work_dir.mkdir(parents=True, exist_ok=True)
-        for entry in PROJECT_ENTRIES:
-            if (PROJECT_DIR / entry).exists():
-                (work_dir / entry).symlink_to(PROJECT_DIR / entry)
-        backend = work_dir / "backend"
-        backend.mkdir()
-        env = {
-            "PULUMI_BACKEND_URL": f"file://{backend}",
-            "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24),
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-        }
-        self.stack = auto.create_or_select_stack("engine", work_dir=str(work_dir), opts=auto.LocalWorkspaceOptions(env_vars=env))
+    def __init__(self, pg: RunningPostgres, stack: StackConfig, work_dir: Path, *, stack_name: str = "engine",
+                 beside: CliDeployment | None = None) -> None:
+        """`beside`: another stack of the same project directory and backend (a sharded fleet)."""
+        self.pg, self.stack_config, self.work_dir, self.stack_name = pg, stack, work_dir, stack_name
+        if beside is None:
+            work_dir.mkdir(parents=True, exist_ok=True)
+            for entry in PROJECT_ENTRIES:
+                if (PROJECT_DIR / entry).exists():
+                    (work_dir / entry).symlink_to(PROJECT_DIR / entry)
+            backend = work_dir / "backend"
+            backend.mkdir()
+            self.env = {
+                "PULUMI_BACKEND_URL": f"file://{backend}",
+                "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24),
+                "PULUMI_SKIP_UPDATE_CHECK": "true",
+            }
+        else:
+            assert beside.work_dir == work_dir
+            self.env = beside.env
+        self.stack = auto.create_or_select_stack(stack_name, work_dir=str(work_dir), opts=auto.LocalWorkspaceOptions(env_vars=self.env))
         self.outputs: Mapping[str, Any] = {}
 
     def write(self, tenants: list[Mapping[str, Any]]) -> None:
@@ -51,7 +57,7 @@ class CliDeployment:
 
     def _configure(self) -> None:
         # Structured and typed values go into the stack file; secrets through the CLI.
-        stack_file = self.work_dir / "Pulumi.engine.yaml"
+        stack_file = self.work_dir / f"Pulumi.{self.stack_name}.yaml"
         document = (yaml.safe_load(stack_file.read_text()) or {}) if stack_file.exists() else {}
         values, _ = self.stack_config.as_pulumi_config()
         plain = {k: v for k, v in values.items() if k.removeprefix(f"{NS}:") not in self.stack_config.secrets}
@@ -72,12 +78,12 @@ class CliDeployment:
 
     def destroy(self) -> None:
         self.stack.destroy(on_output=lambda _line: None)
-        self.stack.workspace.remove_stack("engine")
+        self.stack.workspace.remove_stack(self.stack_name)
 
     def forget(self) -> None:
         """Drop the stack without deleting anything: active tenants' roles are protected, and
         the caller resets the server itself."""
-        self.stack.workspace.remove_stack("engine", force=True)
+        self.stack.workspace.remove_stack(self.stack_name, force=True)
 
     @property
     def connections(self) -> dict[str, dict[str, Any]]:
