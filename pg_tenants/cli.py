@@ -79,7 +79,8 @@ def _validate(args: argparse.Namespace, stdin: IO[str]) -> ValidateReport:
                             printable(str(args.stack_config)) if stack else None, checked.files, checked.tenants)
     if whole_list and checked.tenants == 0 and not checked.errors:
         report.problems.append(empty_fleet_problem(_tenants_label(paths), allowed=args.allow_empty))
-    if previous_tenants is not None and not report.errors and checked.resolved:
+    # A sharded stack may own no tenant at all: its previous ones must still be accounted for.
+    if previous_tenants is not None and not report.errors and (checked.resolved or checked.not_owned):
         report.problems += unsupported_changes(checked.resolved, previous_tenants, checked.not_owned)
     report.problems = sort_problems(report.problems)
     return report

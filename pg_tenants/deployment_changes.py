@@ -22,8 +22,10 @@ _RENAME = "the provider renames the object, then fails to revoke the old grants 
 _CONSEQUENCE = {"server": _PLACEMENT, "database": _PLACEMENT, "schema": _RENAME, "username": _RENAME}
 
 
-def unsupported_changes(tenants: list[Tenant], previous: PlacementMap, not_owned: Mapping[str, str] | None = None) -> list[Problem]:
-    """`not_owned`: tenants of the list another stack owns (name -> `file:line`); one still in
+def unsupported_changes(
+    tenants: list[Tenant], previous: PlacementMap, not_owned: Mapping[str, tuple[str, int | None]] | None = None
+) -> list[Problem]:
+    """`not_owned`: tenants of the list another stack owns (name -> file, line); one still in
     this stack's state is refused as a removal would be, with the move procedure as the fix."""
     problems: list[Problem] = []
     claimed: set[str] = set()
@@ -69,7 +71,7 @@ def unsupported_changes(tenants: list[Tenant], previous: PlacementMap, not_owned
     for old_key, before in sorted(previous.items()):
         state = before.get("state", "active")
         if old_key in (not_owned or {}):
-            problems.append(_left_the_shard(old_key, not_owned[old_key]))
+            problems.append(_left_the_shard(old_key, *not_owned[old_key]))
             continue
         if old_key in claimed or old_key in renamed_from or state == "offboarded" or before.get("on_remove") == "purge":
             continue
@@ -87,12 +89,11 @@ def unsupported_changes(tenants: list[Tenant], previous: PlacementMap, not_owned
     return problems
 
 
-def _left_the_shard(name: str, where: str) -> Problem:
+def _left_the_shard(name: str, file: str, line: int | None) -> Problem:
     """Whatever its state: `pulumi up` would delete it here while its entry says it lives on."""
-    file, _, line = where.rpartition(":")
     return Problem(
         file,
-        int(line) if line.isdigit() else None,
+        line,
         f"{name}.shard",
         f"tenant {name!r} no longer belongs to this stack, whose state still holds it: `pulumi up` would delete it "
         "here, and the stack that now owns it would create it again",

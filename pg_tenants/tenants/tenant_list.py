@@ -27,8 +27,8 @@ class TenantListCheck:
     tenants: int  # items of every `tenants:` list, valid or not
     # The tenants the stack owns (all, unsharded), sorted by name, when asked for, the list is valid and settings were given.
     resolved: list[Tenant]
-    # Tenants of the list another stack owns (sharded fleets): name -> `file:line`, when resolved.
-    not_owned: dict[str, str] = field(default_factory=dict)
+    # Tenants of the list another stack owns (sharded fleets): name -> (file, line), when resolved.
+    not_owned: dict[str, tuple[str, int | None]] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Problem]:
@@ -55,11 +55,11 @@ def check_tenant_paths(
     read = read_tenant_paths(paths)
     problems = explained(read.problems + entry_problems(read.entries, settings, config), read.unclear)
     resolved: list[Tenant] = []
-    not_owned: dict[str, str] = {}
+    not_owned: dict[str, tuple[str, int | None]] = {}
     if resolve and settings is not None and not any(p.is_error for p in problems):
         owned = (located for located in read.entries if stack_owns(settings, located.entry))
         resolved = sorted((resolve_tenant(located, settings) for located in owned), key=lambda t: t.name)
-        not_owned = {l.entry.name: f"{l.document.file}:{l.line()}" for l in read.entries if not stack_owns(settings, l.entry)}
+        not_owned = {l.entry.name: (l.document.file, l.line()) for l in read.entries if not stack_owns(settings, l.entry)}
     return TenantListCheck(problems, read.files, read.tenants, resolved, not_owned)
 
 

@@ -83,3 +83,13 @@ def test_a_tenant_that_left_the_list_is_refused_as_before(project, tenants_dir):
 
     assert code == 1
     assert "(removed entry): acme.state: tenant 'acme' was removed while active" in out
+
+
+def test_a_stack_left_with_no_tenant_of_its_own_is_still_checked(project, tenants_dir):
+    write_fleet(tenants_dir, [{**t, "shard": "eu-2"} for t in FLEET])
+
+    code, out = validate_previous(project, export(["acme", "initech"]))
+
+    assert code == 1
+    assert "acme.shard: tenant 'acme' no longer belongs to this stack" in out
+    assert "initech.shard: tenant 'initech' no longer belongs to this stack" in out
