@@ -96,7 +96,7 @@ def _left_the_shard(name: str, file: str, line: int | None) -> Problem:
         line,
         f"{name}.shard",
         f"tenant {name!r} no longer belongs to this stack, whose state still holds it: `pulumi up` would delete it "
-        "here, and the stack that now owns it would create it again",
+        "here, and the stack that now owns it would try to create it again",
         "to move it, follow `pg-tenants move-plan --from <this stack> --to <its new stack> --tenant "
         f"{name}` (`pulumi state move` first, then pass `pulumi stack export` as --previous); otherwise undo the edit",
     )

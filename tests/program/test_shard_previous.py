@@ -46,7 +46,7 @@ def test_a_tenant_handed_to_another_stack_is_refused_while_this_stack_still_hold
     assert code == 1
     assert out.splitlines()[:2] == [
         "tenants/tenants.yaml:2: acme.shard: tenant 'acme' no longer belongs to this stack, whose state still holds it: "
-        "`pulumi up` would delete it here, and the stack that now owns it would create it again",
+        "`pulumi up` would delete it here, and the stack that now owns it would try to create it again",
         "    fix: to move it, follow `pg-tenants move-plan --from <this stack> --to <its new stack> --tenant acme` "
         "(`pulumi state move` first, then pass `pulumi stack export` as --previous); otherwise undo the edit",
     ]
