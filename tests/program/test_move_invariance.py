@@ -55,7 +55,12 @@ def provider_of(run: ProgramRun, registration: Registration) -> Registration:
     return next(r for r in run.registrations if r.urn == registration.provider_urn)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def tenants_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("move") / "tenants"
+
+
+@pytest.fixture(scope="module")
 def moved(tenants_dir):
     """acme (owned by eu-1 through its server) and initech (provided password) before and after the move to eu-2."""
     write_fleet(tenants_dir)
