@@ -12,6 +12,7 @@ import psycopg
 
 from . import catalog, login_checks
 from .admin import ServerAccess, admin_params
+from .admin_errors import admin_login_fix
 from .findings import Finding, dedupe, redact
 from .fleet import Fleet, Tenant
 
@@ -19,7 +20,11 @@ Progress = Callable[[int, int], None]
 
 
 class AdminConnectionError(Exception):
-    """The admin login needed for the catalog checks failed."""
+    """The admin login needed for the catalog checks failed; `fix` says what to do."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.fix = fix
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,9 @@ def _admin_connect(access: ServerAccess, sample: Tenant, dbname: str) -> psycopg
         return psycopg.connect(**params, autocommit=True, application_name="pg-tenants verify (admin)")
     except psycopg.OperationalError as error:
         secrets = [params.get("password", ""), os.environ.get("PGPASSWORD", "")]
-        raise AdminConnectionError(
-            f"admin login to database {dbname} failed: {redact(str(error).strip(), secrets)}") from None
+        message = redact(str(error).strip(), secrets)
+        raise AdminConnectionError(f"admin login to database {dbname} failed: {message}",
+                                   admin_login_fix(message, params, access)) from None
 
 
 def _catalog_findings(fleet: Fleet, options: VerifyOptions) -> tuple[list[Finding], dict[str, int]]:

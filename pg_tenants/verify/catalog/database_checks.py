@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.rows import dict_row
 
+from pg_tenants.problems import plural
+
 from ..findings import Code, Finding
 from ..fleet import Tenant
 from .context import AdminContext, fleet_params
@@ -60,7 +62,8 @@ def check_database(conn: psycopg.Connection, tenants: Sequence[Tenant], ctx: Adm
             else:
                 findings.append(Finding(
                     tenant.name, Code.LARGE_OBJECTS_OWNED, row["rolname"],
-                    f"login slot {row['rolname']} owns {row['large_objects']} large object(s) in database {datname}; "
+                    f"login slot {row['rolname']} owns {plural(int(row['large_objects']), 'large object')} "
+                    f"in database {datname}; "
                     f"they belong to the owner role {tenant.role}, or the other slot cannot reach them"))
     return DatabaseChecks(findings, large_objects)
 

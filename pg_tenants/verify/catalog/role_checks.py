@@ -96,8 +96,9 @@ def _role_findings(row: dict, tenant: Tenant, ctx: AdminContext) -> list[Finding
                                 f"role {role} has CONNECTION LIMIT {row['rolconnlimit']}; "
                                 f"declared: {row['declared_connlimit']}"))
     if row["valid_until_ok"] is False:
+        actual = "has no VALID UNTIL (it never expires)" if row["valid_until"] is None else f"is VALID UNTIL {row['valid_until']}"
         findings.append(Finding(name, Code.ROLE_ATTRIBUTE, "VALID UNTIL",
-                                f"role {role} is VALID UNTIL {row['valid_until']}; declared: {row['declared_valid_until']}"))
+                                f"role {role} {actual}; declared: {row['declared_valid_until']}"))
     return findings
 
 

@@ -23,10 +23,11 @@ SELECT t.tenant, t.rolname, r.oid IS NOT NULL AS role_exists, r.rolcanlogin, r.r
        {password_kind} AS password_kind,
        {membership_inherits} AS membership_inherits,
        r.rolconnlimit, t.connlimit AS declared_connlimit,
-       coalesce(r.rolvaliduntil::text, 'infinity') AS valid_until, t.valid_until AS declared_valid_until,
+       r.rolvaliduntil::text AS valid_until, t.valid_until AS declared_valid_until,
+       -- no VALID UNTIL at all (NULL) never expires: right for 'infinity', wrong for a date
        CASE WHEN t.valid_until IS NULL THEN NULL
             WHEN t.valid_until = 'infinity' THEN coalesce(r.rolvaliduntil = 'infinity', true)
-            ELSE r.rolvaliduntil = t.valid_until::timestamptz END AS valid_until_ok,
+            ELSE coalesce(r.rolvaliduntil = t.valid_until::timestamptz, false) END AS valid_until_ok,
        -- the value the tenant's sessions get: a per-database setting wins over the role-wide one
        coalesce(
            (SELECT v FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase,
