@@ -33,8 +33,6 @@ _HOLDS_CREATE_ON_SCHEMA = "SELECT has_schema_privilege(n.oid, 'CREATE') FROM pg_
 _HOLDS_CREATE_ON_DATABASE = "SELECT has_database_privilege(current_database(), 'CREATE')"
 _HOLDS_CREATEROLE = "SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user"
 _HOLDS_CREATEDB = "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
-
-
 _Query = tuple[str, list[str]]  # SQL and its parameters
 
 

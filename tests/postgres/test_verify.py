@@ -27,6 +27,7 @@ from pg_tenants.cli import main
 from pg_tenants.credentials.formats import Credentials
 from pg_tenants.local_postgres import RunningPostgres, pg_versions_under_test, running_postgres
 from pg_tenants.credentials.scram import scram_sha256_verifier
+from tests.support.verify_env import use_admin_login
 
 PROTECTED_DATABASES = ("postgres", "template1")
 TENANT_NAMES = ("acme", "globex", "initech")
@@ -208,7 +209,7 @@ def provision(server, monkeypatch) -> Iterator:
     """Provision fleets for one test (`provision(zero_downtime=..., suspended=..., offboarded=...)`); dropped afterwards."""
     made: list[ProvisionedFleet] = []
     # The admin login comes from the environment, as in a pipeline.
-    monkeypatch.setenv("PG_TENANTS_ADMIN_CONNINFO", server.admin_conninfo())
+    use_admin_login(monkeypatch, server.admin_conninfo())
 
     def _provision(**options) -> ProvisionedFleet:
         suffix = secrets.token_hex(4)
@@ -671,8 +672,8 @@ def test_hidden_secrets_in_the_outputs_are_a_usage_error(fleet, tmp_path):
 
 
 def test_a_failed_admin_login_is_a_usage_error_without_the_password(fleet, tmp_path, monkeypatch):
-    monkeypatch.setenv("PG_TENANTS_ADMIN_CONNINFO", f"host={fleet.pg.host} port={fleet.pg.port} "
-                                                    f"user={fleet.pg.admin_user} password=wrong-admin-secret")
+    use_admin_login(monkeypatch, f"host={fleet.pg.host} port={fleet.pg.port} "
+                                 f"user={fleet.pg.admin_user} password=wrong-admin-secret")
     run = run_verify(fleet, tmp_path)
 
     assert run.exit_code == 2
@@ -680,9 +681,8 @@ def test_a_failed_admin_login_is_a_usage_error_without_the_password(fleet, tmp_p
 
 
 def test_a_wrong_admin_password_says_where_it_came_from(fleet, tmp_path, monkeypatch):
-    monkeypatch.setenv("PG_TENANTS_ADMIN_URL", f"postgresql://{fleet.pg.admin_user}:wrong-admin-secret@"
-                                               f"{fleet.pg.host}:{fleet.pg.port}/postgres")
-    monkeypatch.delenv("PG_TENANTS_ADMIN_CONNINFO")
+    use_admin_login(monkeypatch, f"postgresql://{fleet.pg.admin_user}:wrong-admin-secret@"
+                                 f"{fleet.pg.host}:{fleet.pg.port}/postgres")
 
     run = run_verify(fleet, tmp_path)
 
@@ -692,8 +692,7 @@ def test_a_wrong_admin_password_says_where_it_came_from(fleet, tmp_path, monkeyp
 
 
 def test_the_admin_url_the_launcher_prints_is_enough_for_verify(fleet, tmp_path, monkeypatch):
-    monkeypatch.delenv("PG_TENANTS_ADMIN_CONNINFO")
-    monkeypatch.setenv("PG_TENANTS_ADMIN_URL", fleet.pg.admin_uri())
+    use_admin_login(monkeypatch, fleet.pg.admin_uri())  # the URI form the launcher's `status` prints
 
     run = run_verify(fleet, tmp_path)
 
