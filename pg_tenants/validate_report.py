@@ -14,7 +14,6 @@ from pg_tenants.terminal import PLAIN, Style
 
 
 @dataclass
-@dataclass
 class ValidateReport:
     problems: list[Problem]  # errors and warnings, in one stable order
     paths: list[Path]  # what was checked: the tenants directory, or the files given
@@ -29,7 +28,6 @@ class ValidateReport:
     @property
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if not p.is_error]
-
 
 
 def _github_escape(text: str, *, property_value: bool = False) -> str:
