@@ -1,10 +1,12 @@
 """`pg-tenants`: the pipeline's commands.
 
     pg-tenants validate [PATH ...] [--stack-config Pulumi.<stack>.yaml] [--previous OUTPUTS.json]
-                        [--format human|github|json] [--allow-empty]
+                        [--format human|github|json] [--json] [--allow-empty] [--color auto|always|never]
     pg-tenants validate --stacks 'Pulumi.*.yaml' [--stacks FILE ...]   (a sharded fleet)
     pg-tenants move-plan --from STACK --to STACK --tenant NAME [--tenant NAME ...]
-    pg-tenants verify [--outputs FILE|-] [--stack NAME] [--stack-config FILE] [--json] ...
+    pg-tenants verify [--outputs FILE|-] [--stack NAME] [--stack-config FILE] [--format human|json] [--json] ...
+    pg-tenants completion bash|zsh|fish
+    pg-tenants --version
 
 Also runnable as `python -m pg_tenants.cli`. Exit codes: 0 clean, 1 problems or findings,
 2 usage error (bad arguments, unreadable input, admin login failed).
@@ -18,40 +20,27 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from pg_tenants.terminal import COLOR_MODES, choose_style
+
 if TYPE_CHECKING:  # imported where used, so `verify` does not pay for validate's imports
-    from pg_tenants.problems import Problem
     from pg_tenants.stack_config import StackFile
+    from pg_tenants.validate_report import ValidateReport
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 class UsageError(Exception):
-    pass
+    """Bad arguments or input, or a login that failed: exit 2, with `fix` printed under the message."""
+
+    def __init__(self, message: str, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.fix = fix
 
 
 # ----------------------------------------------------------------------------- validate
-
-
-@dataclass
-class ValidateReport:
-    problems: list[Problem]  # errors and warnings, in one stable order
-    paths: list[Path]  # what was checked: the tenants directory, or the files given
-    stack_file: str | None  # as problems name it
-    files: int = 0
-    tenants: int = 0
-    stack_files: tuple[str, ...] = ()  # the stack configs checked together (--stacks), as problems name them
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if not p.is_error]
 
 
 def _validate(args: argparse.Namespace, stdin: IO[str]) -> ValidateReport:
@@ -66,6 +55,7 @@ def _validate(args: argparse.Namespace, stdin: IO[str]) -> ValidateReport:
     from pg_tenants.deployment_changes import unsupported_changes
     from pg_tenants.problems import printable, sort_problems
     from pg_tenants.tenants.tenant_list import check_tenant_paths, empty_fleet_problem
+    from pg_tenants.validate_report import ValidateReport, tenants_label
 
     if args.stacks:
         return _validate_stacks(args)
@@ -78,7 +68,7 @@ def _validate(args: argparse.Namespace, stdin: IO[str]) -> ValidateReport:
     report = ValidateReport([*(stack.problems if stack else []), *checked.problems], paths,
                             printable(str(args.stack_config)) if stack else None, checked.files, checked.tenants)
     if whole_list and checked.tenants == 0 and not checked.errors:
-        report.problems.append(empty_fleet_problem(_tenants_label(paths), allowed=args.allow_empty))
+        report.problems.append(empty_fleet_problem(tenants_label(paths), allowed=args.allow_empty))
     # A sharded stack may own no tenant at all: its previous ones must still be accounted for.
     if previous_tenants is not None and not report.errors and (checked.resolved or checked.not_owned):
         report.problems += unsupported_changes(checked.resolved, previous_tenants, checked.not_owned)
@@ -90,6 +80,7 @@ def _validate_stacks(args: argparse.Namespace) -> ValidateReport:
     from pg_tenants.problems import sort_problems
     from pg_tenants.shards.fleet_check import check_stacks
     from pg_tenants.shards.stack_files import expand_stack_patterns
+    from pg_tenants.validate_report import ValidateReport
 
     if args.paths or args.stack_config or args.previous:
         raise UsageError("--stacks checks the stacks' own tenant list: give no PATH, --stack-config or --previous "
@@ -158,84 +149,13 @@ def _read_previous(source: str, stdin: IO[str]) -> dict:
     return tenants
 
 
-def _github_escape(text: str, *, property_value: bool = False) -> str:
-    """Workflow-command escaping: data escapes %, CR, LF; property values also : and ,."""
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
-
-
-def format_problems(problems: list[Problem], output_format: str) -> str:
-    """Human lines (`file:line: field: message` + `fix:`) or GitHub annotations; warnings marked as such."""
-    lines = []
-    for p in problems:
-        if output_format == "github":
-            props = f"file={_github_escape(p.file, property_value=True)}"
-            if p.line is not None:
-                props += f",line={p.line}"
-            props += f",title={_github_escape(p.field, property_value=True)}"
-            lines.append(f"::{p.severity} {props}::{_github_escape(f'{p.message}. Fix: {p.fix}')}")
-        else:
-            lines.append(f"{p.location}: {p.field}: {'' if p.is_error else 'warning: '}{p.message}")
-            lines.append(f"    fix: {p.fix}")
-    return "\n".join(lines)
-
-
-def _tenants_label(paths: list[Path]) -> str:
-    from pg_tenants.problems import printable
-
-    return printable(", ".join(str(path) for path in paths)) if len(paths) <= 3 else f"the {len(paths)} paths given"
-
-
-def _where(report: ValidateReport) -> str:
-    """`the stack config`, `tenants`, or `the stack config and tenants`: where the problems are."""
-    places = []
-    stack_files = {report.stack_file, *report.stack_files}
-    if any(p.file in stack_files for p in report.problems):
-        places.append("the stack configs" if len(report.stack_files) > 1 else "the stack config")
-    if any(p.file not in stack_files for p in report.problems):
-        places.append(_tenants_label(report.paths))
-    return " and ".join(places)
-
-
-def _summary(report: ValidateReport, elapsed: float) -> str:
-    """`2 problems and 1 warning in tenants (3 tenants in 2 files, 0.01 s)`, or `OK: … is valid (…)`."""
-    from pg_tenants.problems import plural
-
-    counts = f"({plural(report.tenants, 'tenant')} in {plural(report.files, 'file')}, {elapsed:.2f} s)"
-    if report.errors:
-        warned = f" and {plural(len(report.warnings), 'warning')}" if report.warnings else ""
-        return f"{plural(len(report.errors), 'problem')}{warned} in {_where(report)} {counts}"
-    tenants = _tenants_label(report.paths)
-    checked = f"the stack config and {tenants} are" if report.stack_file else f"{tenants} is"
-    if report.stack_files:
-        checked = f"{plural(len(report.stack_files), 'stack config')} and {tenants} are"
-    warned = f", {plural(len(report.warnings), 'warning')}" if report.warnings else ""
-    return f"OK: {checked} valid{warned} {counts}"
-
-
-def _as_dicts(problems: list[Problem]) -> list[dict]:
-    return [{"file": p.file, "line": p.line, "field": p.field, "message": p.message, "fix": p.fix} for p in problems]
-
-
-def format_report(report: ValidateReport, output_format: str, elapsed: float) -> str:
-    if output_format == "json":
-        return json.dumps({
-            "valid": not report.errors,
-            "tenants_dir": str(report.paths[0]),
-            "paths": [str(path) for path in report.paths],
-            "files": report.files,
-            "tenants": report.tenants,
-            "problems": _as_dicts(report.errors),
-            "warnings": _as_dicts(report.warnings),
-        }, indent=2)
-    lines = format_problems(report.problems, output_format)
-    return f"{lines}\n{_summary(report, elapsed)}" if lines else _summary(report, elapsed)
-
-
 def run_validate(args: argparse.Namespace, out: IO[str], stdin: IO[str]) -> int:
+    from pg_tenants.validate_report import format_report
+
     started = time.perf_counter()
     report = _validate(args, stdin)
-    print(format_report(report, args.format, time.perf_counter() - started), file=out)
+    style = choose_style(args.color, out)
+    print(format_report(report, args.format, time.perf_counter() - started, style), file=out)
     return EXIT_FINDINGS if report.errors else EXIT_OK
 
 
@@ -258,14 +178,27 @@ def _verify_setup(args: argparse.Namespace):
     from pg_tenants.stack_config import load_stack_file
     from pg_tenants.tenants.tenant_list import load_tenant_list
 
-    from .verify.admin import ENV_ADMIN_CONNINFO, ServerAccess, access_from_stack, explicit_params, merge
+    from .verify.admin import (
+        AdminSettingsError,
+        ServerAccess,
+        access_from_stack,
+        conninfo_from_environment,
+        explicit_params,
+        merge,
+    )
     from .verify.runner import VerifyOptions
 
-    conninfo = args.admin_conninfo if args.admin_conninfo is not None else os.environ.get(ENV_ADMIN_CONNINFO, "")
+    try:
+        conninfo, conninfo_source = ((args.admin_conninfo, "--admin-conninfo") if args.admin_conninfo is not None
+                                     else conninfo_from_environment(os.environ))
+    except AdminSettingsError as error:
+        raise UsageError(str(error)) from None
     try:
         explicit = explicit_params(conninfo)
     except Exception:  # psycopg's ProgrammingError; never echo the conninfo, it may hold a password
-        raise UsageError("the admin conninfo is not a valid libpq connection string or URI") from None
+        raise UsageError(f"the admin conninfo ({conninfo_source}) is not a valid libpq connection string or URI",
+                         "write it as postgresql://USER@HOST:PORT/DBNAME?sslmode=require, or as "
+                         "host=HOST port=PORT user=USER; give the password in PGPASSWORD") from None
     stack_file = _default_stack_file(args)
     from_stack: dict[str, ServerAccess] = {}
     declared: list = []
@@ -281,8 +214,8 @@ def _verify_setup(args: argparse.Namespace):
         needs_password = "password" not in explicit and "PGPASSWORD" not in os.environ
         from_stack = access_from_stack(settings, stack=args.stack, cwd=args.cwd, fetch_password=needs_password)
     options = VerifyOptions(
-        access={name: merge(a, explicit, args.admin_role) for name, a in from_stack.items()},
-        default_access=merge(None, explicit, args.admin_role),
+        access={name: merge(a, explicit, args.admin_role, conninfo_source) for name, a in from_stack.items()},
+        default_access=merge(None, explicit, args.admin_role, conninfo_source),
         jobs=args.jobs,
         hands_on=not args.catalog_only,
     )
@@ -300,14 +233,22 @@ def run_verify(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[s
         if args.tenant:
             fleet = fleet.only(set(args.tenant))
     except OutputsError as error:
-        raise UsageError(str(error)) from None
-    progress = None if args.no_progress else Progress(err)  # stderr: stdout stays clean for --json
+        raise UsageError(str(error), error.fix) from None
+    progress = None if args.no_progress else Progress(err)  # stderr: stdout stays clean for JSON
     try:
         result = verify_fleet(fleet, options, progress)
     except AdminConnectionError as error:
-        raise UsageError(str(error)) from None
-    print(as_json(result) if args.json else as_table(result), file=out)
+        raise UsageError(str(error), error.fix) from None
+    json_output = args.format == "json"
+    print(as_json(result) if json_output else as_table(result, choose_style(args.color, out)), file=out)
     return EXIT_OK if result.ok else EXIT_FINDINGS
+
+
+def run_completion(args: argparse.Namespace, out: IO[str]) -> int:
+    from pg_tenants.completion import script
+
+    out.write(script(args.shell, build_parser()))
+    return EXIT_OK
 
 
 # ----------------------------------------------------------------------------- parser
@@ -320,9 +261,28 @@ def _positive(value: str) -> int:
     return number
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pg-tenants")
+    except PackageNotFoundError:
+        return "unknown (not installed: `pip install -e .` records the version)"
+
+
+def _output_options(parser: argparse.ArgumentParser, formats: Sequence[str], format_help: str) -> None:
+    """--format, --json (its alias for --format json) and --color, alike on every command."""
+    parser.add_argument("--format", choices=formats, default="human", help=format_help)
+    parser.add_argument("--json", dest="format", action="store_const", const="json",
+                        help="the same as --format json")
+    parser.add_argument("--color", choices=COLOR_MODES, default="auto",
+                        help="colour the human format: auto (default) on a terminal unless NO_COLOR is set")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pg-tenants", description="Pipeline commands of pg-tenants.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{validate,verify,move-plan}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{validate,verify,move-plan,completion}")
 
     validate = commands.add_parser(
         "validate", help="check the tenant files (and a stack config) without Pulumi or a database",
@@ -341,8 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--stacks", action="append", metavar="FILE|GLOB",
                           help="the stack configs of a sharded fleet (repeatable; a quoted glob like 'Pulumi.*.yaml' "
                                "is expanded here): check each, and that every tenant belongs to exactly one stack")
-    validate.add_argument("--format", choices=["human", "github", "json"], default="human",
-                          help="github prints workflow annotations (::error file=...,line=...::, ::warning ...)")
+    _output_options(validate, ["human", "github", "json"],
+                    "github prints workflow annotations (::error file=...,line=...::, ::warning ...)")
     validate.add_argument("--allow-empty", action="store_true",
                           help="accept a tenants directory without any tenant (reported as a warning)")
 
@@ -361,17 +321,25 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--stack-config", type=Path, metavar="FILE",
                        help="Pulumi.<stack>.yaml with the servers (default: Pulumi.<--stack>.yaml if present)")
     admin.add_argument("--admin-conninfo", metavar="CONNINFO",
-                       help="libpq conninfo or URI overriding the stack config (default: $PG_TENANTS_ADMIN_CONNINFO; "
-                            "PG* variables fill the rest). Prefer PGPASSWORD to a password in here")
+                       help="libpq conninfo or URI overriding the stack config (default: $PG_TENANTS_ADMIN_URL, "
+                            "or its older name $PG_TENANTS_ADMIN_CONNINFO; PG* variables fill the rest). Prefer "
+                            "PGPASSWORD to a password in here")
     admin.add_argument("--admin-role", help="role that owns the tenant schemas (default: adminUsername, else the admin login)")
     run = verify.add_argument_group("run")
     run.add_argument("--jobs", type=_positive, default=4, help="parallel tenant logins (default 4)")
     run.add_argument("--catalog-only", action="store_true", help="skip the hands-on logins")
-    run.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    _output_options(run, ["human", "json"], "human: a table (default); json: the report for machines")
     run.add_argument("--no-progress", action="store_true", help="no progress on stderr")
     from pg_tenants.shards.move_plan_cli import add_move_plan_parser
 
     add_move_plan_parser(commands)
+
+    completion = commands.add_parser(
+        "completion", help="print a shell completion script",
+        description="Print a completion script for bash, zsh or fish. Load it with "
+                    "`eval \"$(pg-tenants completion bash)\"` (or zsh) in the shell's rc file, or for fish: "
+                    "`pg-tenants completion fish > ~/.config/fish/completions/pg-tenants.fish`.")
+    completion.add_argument("shell", choices=["bash", "zsh", "fish"])
     return parser
 
 
@@ -390,9 +358,13 @@ def main(argv: Sequence[str] | None = None, *, stdin: IO[str] | None = None,
             from pg_tenants.shards.move_plan_cli import run_move_plan
 
             return run_move_plan(args, out)
+        if args.command == "completion":
+            return run_completion(args, out)
         return run_verify(args, out, err, stdin or sys.stdin)
     except UsageError as error:
         print(f"pg-tenants {args.command}: error: {error}", file=err)
+        if error.fix:
+            print(f"  fix: {error.fix}", file=err)
         return EXIT_USAGE
 
 

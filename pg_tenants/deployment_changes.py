@@ -82,7 +82,7 @@ def unsupported_changes(
                 f"{old_key}.state",
                 f"tenant {old_key!r} was removed while {state}: its owner role is protected, so `pulumi up` refuses "
                 "to delete it (removing a tenant that can log in would also drop its login)",
-                f"put the entry back with `state: offboarded` and apply; remove the entry in a later change, which "
+                "put the entry back with `state: offboarded` and apply; remove the entry in a later change, which "
                 "keeps its schema, data and owner role (or mark it `on_remove: purge` first to drop everything)",
             )
         )

@@ -23,7 +23,8 @@ def add_move_plan_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_move_plan(args: argparse.Namespace, out: IO[str]) -> int:
-    from pg_tenants.cli import EXIT_FINDINGS, EXIT_OK, UsageError, format_problems
+    from pg_tenants.cli import EXIT_FINDINGS, EXIT_OK, UsageError
+    from pg_tenants.validate_report import format_problems
     from pg_tenants.problems import ConfigurationInvalid, sort_problems
     from pg_tenants.shards.move_plan import StackView, format_plan, plan_moves
     from pg_tenants.shards.stack_files import short_stack_name, stack_file_for

@@ -128,7 +128,10 @@ FIXES: dict[Code, str] = {
     Code.COULD_CREATE_DATABASE: "Run `pulumi up --refresh` (tenant roles are declared NOCREATEDB NOSUPERUSER), or ALTER ROLE ... "
                                 "NOCREATEDB NOSUPERUSER by hand; REVOKE any role membership that gives it.",
     Code.COULD_USE_OTHER_SCHEMA: "REVOKE the privilege on the other tenant's schema (see cross_tenant_access).",
-    Code.PROBE_INCONCLUSIVE: "Rerun verify; if it repeats, read the server log for the statement that failed.",
+    Code.PROBE_INCONCLUSIVE: "A probe statement failed for a reason other than a refused privilege (the message names it), so "
+                             "it proved nothing; a privilege the tenant holds is still reported under its own code. Remove the "
+                             "cause (e.g. ALTER ROLE ... RESET default_transaction_read_only, an event trigger that raises, a "
+                             "lock held on the catalogs, a full disk; the server log has the whole error), then verify again.",
 }
 
 

@@ -23,7 +23,11 @@ NO_TEMP_FILE_LIMIT = -1  # the tenant model's "no per-role limit"
 
 
 class OutputsError(Exception):
-    """The stack outputs are missing, malformed or still hide their secrets."""
+    """The stack outputs are missing, malformed or still hide their secrets; `fix` says what to do."""
+
+    def __init__(self, message: str, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.fix = fix
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,24 @@ def with_declarations(fleet: Fleet, declared: Iterable[Any]) -> Fleet:
     return Fleet(tuple(tenants))
 
 
+def _pulumi_stack_output(stack: str | None, cwd: Path | None) -> str:
+    command = ["pulumi", "stack", "output", "--json", "--show-secrets"]
+    if stack:
+        command += ["--stack", stack]
+    instead = "or pass --outputs FILE holding what `pulumi stack output --json --show-secrets` printed"
+    try:
+        # The CLI's own stderr goes straight through: it explains login/backend problems best.
+        return subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.PIPE, text=True).stdout
+    except FileNotFoundError:
+        raise OutputsError("cannot read the stack outputs: the Pulumi CLI (`pulumi`) is not on PATH",
+                           f"install it (https://www.pulumi.com/docs/install/), {instead}") from None
+    except subprocess.CalledProcessError as error:
+        raise OutputsError(
+            f"`{' '.join(command)}` failed with exit code {error.returncode} (its message is above)",
+            "if no stack is selected, name it with --stack ORG/PROJECT/STACK (or `pulumi stack select`); run in the "
+            f"Pulumi project directory (or pass --cwd) after `pulumi login` to the stack's backend; {instead}") from None
+
+
 def read_outputs(source: str | None, *, stack: str | None, cwd: Path | None, stdin: IO[str]) -> Fleet:
     """Outputs from a file, from stdin ("-"), or from the Pulumi CLI when no source is given."""
     try:
@@ -204,16 +226,9 @@ def read_outputs(source: str | None, *, stack: str | None, cwd: Path | None, std
         elif source:
             text = Path(source).read_text(encoding="utf-8")
         else:
-            command = ["pulumi", "stack", "output", "--json", "--show-secrets"]
-            if stack:
-                command += ["--stack", stack]
-            # The CLI's own stderr goes straight through: it explains login/backend problems best.
-            text = subprocess.run(command, cwd=cwd, check=True, capture_output=False,
-                                  stdout=subprocess.PIPE, text=True).stdout
+            text = _pulumi_stack_output(stack, cwd)
     except FileNotFoundError as error:
         raise OutputsError(f"cannot read the stack outputs: {error.strerror}: {error.filename}") from None
-    except subprocess.CalledProcessError as error:
-        raise OutputsError(f"`pulumi stack output` failed with exit code {error.returncode}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:

@@ -3,6 +3,10 @@
 Everything the probe creates happens inside one transaction that is rolled back, except
 CREATE DATABASE, which cannot run in a transaction; should that one succeed, the probe
 drops the database again before reporting it.
+
+A forbidden statement that fails for another reason (a read-only session, an event trigger,
+a lock timeout) proves nothing either way: the session then asks the server whether it
+holds the privilege, so such a failure never hides what the tenant can do.
 """
 
 from __future__ import annotations
@@ -24,6 +28,12 @@ CONNECT_TIMEOUT_SECONDS = 10
 STATEMENT_TIMEOUT = "10s"
 # Errors that mean "refused", which is what every forbidden probe should get.
 _DENIED = (errors.InsufficientPrivilege, errors.InvalidSchemaName)
+# Whether the session holds what a forbidden probe tries, should the statement fail otherwise.
+_HOLDS_CREATE_ON_SCHEMA = "SELECT has_schema_privilege(n.oid, 'CREATE') FROM pg_namespace n WHERE n.nspname = %s"
+_HOLDS_CREATE_ON_DATABASE = "SELECT has_database_privilege(current_database(), 'CREATE')"
+_HOLDS_CREATEROLE = "SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user"
+_HOLDS_CREATEDB = "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
+_Query = tuple[str, list[str]]  # SQL and its parameters
 
 
 @dataclass(frozen=True)
@@ -128,11 +138,12 @@ class _Probe:
                                         f"and new objects would go to {current or 'no schema'}"))
             findings += self._use_own_schema(cur, probe)
             findings += self._must_fail(cur, "CREATE in schema public", Code.COULD_CREATE_IN_PUBLIC, "public",
-                                        sql.SQL("CREATE TABLE public.{} (id int)").format(probe))
+                                        sql.SQL("CREATE TABLE public.{} (id int)").format(probe),
+                                        (_HOLDS_CREATE_ON_SCHEMA, ["public"]))
             findings += self._must_fail(cur, "CREATE SCHEMA", Code.COULD_CREATE_SCHEMA, "CREATE SCHEMA",
-                                        sql.SQL("CREATE SCHEMA {}").format(probe))
+                                        sql.SQL("CREATE SCHEMA {}").format(probe), (_HOLDS_CREATE_ON_DATABASE, []))
             findings += self._must_fail(cur, "CREATE ROLE", Code.COULD_CREATE_ROLE, "CREATE ROLE",
-                                        sql.SQL("CREATE ROLE {}").format(probe))
+                                        sql.SQL("CREATE ROLE {}").format(probe), (_HOLDS_CREATEROLE, []))
             if neighbour is not None:
                 findings += self._neighbour(cur, neighbour, probe)
         self.conn.rollback()
@@ -161,15 +172,30 @@ class _Probe:
         return []
 
     def _must_fail(self, cur: psycopg.Cursor, what: str, code: Code, detail: str,
-                   statement: sql.Composable) -> list[Finding]:
+                   statement: sql.Composable, holds: _Query) -> list[Finding]:
         try:
             with self.conn.transaction():  # a savepoint: the outer transaction survives the refusal
                 cur.execute(statement)
         except _DENIED:
             return []
         except psycopg.Error as error:
-            return [self.inconclusive(what, error)]
+            return self._failed_otherwise(cur, what, code, detail, error, holds)
         return [Finding(self.tenant.name, code, detail, f"{self.tenant.role} could {what}")]
+
+    def _failed_otherwise(self, cur: psycopg.Cursor, what: str, code: Code, detail: str, error: psycopg.Error,
+                          holds: _Query) -> list[Finding]:
+        """The statement failed, but not for want of the privilege: does the session hold it?"""
+        try:
+            with self.conn.transaction():
+                row = cur.execute(*holds).fetchone()
+        except psycopg.Error:
+            return [self.inconclusive(what, error)]
+        if not (row and row[0]):
+            return [self.inconclusive(what, error)]
+        reason = redact(_first_line(str(error)), [self.tenant.password or ""])
+        return [Finding(self.tenant.name, code, detail,
+                        f"{self.tenant.role} holds the privilege to {what} (the probe statement itself failed "
+                        f"for another reason: {reason})")]
 
     def _neighbour(self, cur: psycopg.Cursor, neighbour: Tenant, probe: sql.Identifier) -> list[Finding]:
         t, other = self.tenant, neighbour.schema
@@ -186,7 +212,7 @@ class _Probe:
         findings += self._must_fail(
             cur, f"CREATE in schema {other} of tenant {neighbour.name}", Code.COULD_USE_OTHER_SCHEMA,
             f"CREATE on schema {other}",
-            sql.SQL("CREATE TABLE {}.{} (id int)").format(sql.Identifier(other), probe))
+            sql.SQL("CREATE TABLE {}.{} (id int)").format(sql.Identifier(other), probe), (_HOLDS_CREATE_ON_SCHEMA, [other]))
         return findings
 
     def create_database(self) -> list[Finding]:
@@ -197,7 +223,9 @@ class _Probe:
         except _DENIED:
             return []
         except psycopg.Error as error:
-            return [self.inconclusive("CREATE DATABASE", error)]
+            with self.conn.cursor() as cur:
+                return self._failed_otherwise(cur, "CREATE DATABASE", Code.COULD_CREATE_DATABASE, "CREATE DATABASE",
+                                              error, (_HOLDS_CREATEDB, []))
         self.conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(self.name)))
         return [Finding(self.tenant.name, Code.COULD_CREATE_DATABASE, "CREATE DATABASE",
                         f"{self.tenant.role} could CREATE DATABASE")]

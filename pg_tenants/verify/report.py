@@ -11,6 +11,9 @@ import sys
 import time
 from typing import IO, Any
 
+from pg_tenants.problems import plural
+from pg_tenants.terminal import PLAIN, Style
+
 from .findings import Finding
 from .runner import VerifyResult
 
@@ -50,7 +53,7 @@ def _summary_counts(result: VerifyResult) -> dict[str, int]:
     }
 
 
-def as_table(result: VerifyResult) -> str:
+def as_table(result: VerifyResult, style: Style = PLAIN) -> str:
     headers = ("TENANT", "ROLE", "SCHEMA", "DATABASE", "LOGIN", "VERDICT")
     # (cells, findings, large objects of the tenant's owner role)
     rows: list[tuple[tuple[str, ...], list[Finding], int]] = []
@@ -63,23 +66,27 @@ def as_table(result: VerifyResult) -> str:
         by_subject.setdefault(finding.subject, []).append(finding)
     rows += [((f"({subject})", "", "", "", "", FAIL), findings, 0) for subject, findings in by_subject.items()]
     widths = [max([len(h), *(len(cells[i]) for cells, _, _ in rows)]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines = [style.bold("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())]
     for cells, findings, large_objects in rows:
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip())
+        # The verdict is the last column: coloured after padding, so the columns stay aligned.
+        padded = "  ".join(cell.ljust(w) for cell, w in zip(cells[:-1], widths))
+        lines.append(f"{padded}  {_verdict(cells[-1], style)}")
         if large_objects:  # the tenant's own data: shown, never a finding
             lines.append(f"    large objects: {large_objects} (owned by {cells[1]})")
         for finding in findings:
-            lines.append(f"    - {finding.code.value}: {finding.message}")
-            lines.append(f"      fix: {finding.fix}")
+            lines.append(f"    - {style.yellow(finding.code.value)}: {finding.message}")
+            lines.append(f"      {style.dim('fix:')} {finding.fix}")
     counts = _summary_counts(result)
-    verdict = "PASS: every tenant is isolated as declared" if result.ok else "FAIL: isolation is weaker than declared"
-    lines += [
-        "",
-        f"{counts['tenants']} tenants, {counts['failing_tenants']} failing, {counts['findings']} findings "
-        f"({result.elapsed_seconds:.1f} s)",
-        verdict,
-    ]
+    verdict = (style.green("PASS: every tenant is isolated as declared") if result.ok
+               else style.red("FAIL: isolation is weaker than declared"))
+    summary = (f"{plural(counts['tenants'], 'tenant')}, {counts['failing_tenants']} failing, "
+               f"{plural(counts['findings'], 'finding')} ({result.elapsed_seconds:.1f} s)")
+    lines += ["", summary, verdict]
     return "\n".join(lines)
+
+
+def _verdict(cell: str, style: Style) -> str:
+    return style.green(cell) if cell == PASS else style.red(cell)
 
 
 class Progress:

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field, replace
 
 import psycopg
 
-from . import catalog_checks, login_checks
+from . import catalog, login_checks
 from .admin import ServerAccess, admin_params
+from .admin_errors import admin_login_fix
 from .findings import Finding, dedupe, redact
 from .fleet import Fleet, Tenant
 
@@ -19,7 +20,11 @@ Progress = Callable[[int, int], None]
 
 
 class AdminConnectionError(Exception):
-    """The admin login needed for the catalog checks failed."""
+    """The admin login needed for the catalog checks failed; `fix` says what to do."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.fix = fix
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,9 @@ def _admin_connect(access: ServerAccess, sample: Tenant, dbname: str) -> psycopg
         return psycopg.connect(**params, autocommit=True, application_name="pg-tenants verify (admin)")
     except psycopg.OperationalError as error:
         secrets = [params.get("password", ""), os.environ.get("PGPASSWORD", "")]
-        raise AdminConnectionError(
-            f"admin login to database {dbname} failed: {redact(str(error).strip(), secrets)}") from None
+        message = redact(str(error).strip(), secrets)
+        raise AdminConnectionError(f"admin login to database {dbname} failed: {message}",
+                                   admin_login_fix(message, params, access)) from None
 
 
 def _catalog_findings(fleet: Fleet, options: VerifyOptions) -> tuple[list[Finding], dict[str, int]]:
@@ -76,10 +82,10 @@ def _catalog_findings(fleet: Fleet, options: VerifyOptions) -> tuple[list[Findin
         for index, dbname in enumerate(databases):
             sample = next(t for t in tenants if t.database == dbname)
             with _admin_connect(access, sample, dbname) as conn:
-                ctx = catalog_checks.admin_context(conn, access.admin_role)
+                ctx = catalog.admin_context(conn, access.admin_role)
                 if index == 0:  # roles are cluster-wide: once per server is enough
-                    findings += catalog_checks.check_roles(conn, tenants, ctx)
-                checks = catalog_checks.check_database(conn, tenants, ctx)
+                    findings += catalog.check_roles(conn, tenants, ctx)
+                checks = catalog.check_database(conn, tenants, ctx)
                 findings += checks.findings
                 for name, count in checks.large_objects.items():
                     large_objects[name] = large_objects.get(name, 0) + count
@@ -123,10 +129,10 @@ def verify_fleet(fleet: Fleet, options: VerifyOptions, progress: Progress | None
     started = time.monotonic()
     admin_passwords = [a.params.get("password", "") for a in [options.default_access, *options.access.values()]]
     secrets = [*fleet.passwords, os.environ.get("PGPASSWORD", ""), *admin_passwords]
-    catalog, large_objects = _catalog_findings(fleet, options)
+    catalog_findings, large_objects = _catalog_findings(fleet, options)
     logins = _login_results(fleet, options, progress) if options.hands_on else {}
     by_subject: dict[str, list[Finding]] = {}
-    for finding in dedupe(_scrub([*catalog, *(f for r in logins.values() for f in r.findings)], secrets)):
+    for finding in dedupe(_scrub([*catalog_findings, *(f for r in logins.values() for f in r.findings)], secrets)):
         by_subject.setdefault(finding.subject, []).append(finding)
     tenant_results = []
     for tenant in fleet.tenants:

@@ -23,6 +23,7 @@ from psycopg import sql
 from pg_tenants.cli import main as pg_tenants_main
 from pg_tenants.verify.findings import FIXES, Code
 from tests.support.deployment import Deployment
+from tests.support.verify_env import use_admin_login
 
 FLEET = [{"name": "acme"}, {"name": "globex", "connection_limit": 5}, {"name": "initech", "zero_downtime_rotation": True}]
 
@@ -54,7 +55,7 @@ def verify(deployment: Deployment, tmp_path: Path, monkeypatch) -> dict[str, Any
     outputs.write_text(json.dumps({key: out.value for key, out in deployment.last_run.outputs.items()}))
     stack_file = tmp_path / "Pulumi.test.yaml"
     write_stack_file(deployment, stack_file)
-    monkeypatch.setenv("PG_TENANTS_ADMIN_CONNINFO", deployment.pg.admin_conninfo())
+    use_admin_login(monkeypatch, deployment.pg.admin_conninfo())
     out = io.StringIO()
     pg_tenants_main(["verify", "--outputs", str(outputs), "--stack-config", str(stack_file), "--json", "--no-progress"],
                     stdout=out, stderr=io.StringIO())  # fmt: skip

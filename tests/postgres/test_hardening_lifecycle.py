@@ -23,6 +23,7 @@ from tests.fixtures.previous_model import deploy_previous_model
 from tests.support import engine_plan
 from tests.support.deployment import Deployment, connect_as, create_database
 from tests.support.program_run import DYNAMIC, GRANT
+from tests.support.verify_env import use_admin_login
 
 ACME = {"name": "acme"}
 GLOBEX = {"name": "globex", "database": "app2"}
@@ -320,7 +321,7 @@ def test_turning_hardening_off_after_the_upgrade_keeps_usage_and_gives_back_only
 def run_verify(deployment: Deployment, tmp_path, monkeypatch) -> dict[str, Any]:
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({key: out.value for key, out in deployment.last_run.outputs.items()}))
-    monkeypatch.setenv("PG_TENANTS_ADMIN_CONNINFO", deployment.pg.admin_conninfo())
+    use_admin_login(monkeypatch, deployment.pg.admin_conninfo())
     out = io.StringIO()
     pg_tenants_main(["verify", "--outputs", str(outputs), "--json", "--no-progress"], stdout=out, stderr=io.StringIO())
     return json.loads(out.getvalue())

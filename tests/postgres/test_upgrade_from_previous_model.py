@@ -46,6 +46,7 @@ from tests.support.program_run import (
     Registration,
 )
 from tests.support.provider_double import LoggedStatement, ProviderDouble
+from tests.support.verify_env import use_admin_login
 
 DATABASE = "app"
 ADMIN_TABLE = "ledger"  # created by the admin in initech's schema, as migrations did under the old model
@@ -578,7 +579,7 @@ def test_a_table_the_admin_creates_after_the_upgrade_gives_the_tenant_nothing(up
 def run_verify(upgraded: Upgrade, tmp_path, monkeypatch) -> dict[str, Any]:
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({key: out.value for key, out in upgraded.deployment.last_run.outputs.items()}))
-    monkeypatch.setenv("PG_TENANTS_ADMIN_CONNINFO", upgraded.pg.admin_conninfo())
+    use_admin_login(monkeypatch, upgraded.pg.admin_conninfo())
     out = io.StringIO()
     pg_tenants_main(["verify", "--outputs", str(outputs), "--json", "--no-progress"], stdout=out, stderr=io.StringIO())
     return json.loads(out.getvalue())

@@ -27,6 +27,7 @@ from pg_tenants.cli import main
 from pg_tenants.credentials.formats import Credentials
 from pg_tenants.local_postgres import RunningPostgres, pg_versions_under_test, running_postgres
 from pg_tenants.credentials.scram import scram_sha256_verifier
+from tests.support.verify_env import use_admin_login
 
 PROTECTED_DATABASES = ("postgres", "template1")
 TENANT_NAMES = ("acme", "globex", "initech")
@@ -112,7 +113,7 @@ def _password() -> str:
 
 
 def _create_role(conn: psycopg.Connection, role: str, schema: str, password: str | None, *, login: bool,
-                 inherit: bool) -> None:
+                 inherit: bool, expires: bool = True) -> None:
     secret = sql.SQL("")
     if password is not None:
         # A client-computed SCRAM verifier, as the program sends it: the plaintext never reaches the server.
@@ -120,15 +121,17 @@ def _create_role(conn: psycopg.Connection, role: str, schema: str, password: str
         secret = sql.SQL(" PASSWORD {}").format(sql.Literal(verifier))
     conn.execute(sql.SQL(
         "CREATE ROLE {} WITH {}{} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-        "NOBYPASSRLS {} CONNECTION LIMIT {} VALID UNTIL 'infinity'").format(
+        "NOBYPASSRLS {} CONNECTION LIMIT {}{}").format(
         sql.Identifier(role), sql.SQL("LOGIN" if login else "NOLOGIN"), secret,
-        sql.SQL("INHERIT" if inherit else "NOINHERIT"), sql.Literal(CONNECTION_LIMIT)))
+        sql.SQL("INHERIT" if inherit else "NOINHERIT"), sql.Literal(CONNECTION_LIMIT),
+        # Without VALID UNTIL, rolvaliduntil stays NULL: no ALTER ROLE can set it back to that.
+        sql.SQL(" VALID UNTIL 'infinity'" if expires else "")))
     conn.execute(sql.SQL("ALTER ROLE {} SET search_path TO {}").format(sql.Identifier(role), sql.Identifier(schema)))
 
 
 def provision_fleet(pg: RunningPostgres, database: str, names: Sequence[str], suffix: str, *,
                     zero_downtime: Collection[str] = (), suspended: Collection[str] = (),
-                    offboarded: Collection[str] = ()) -> ProvisionedFleet:
+                    offboarded: Collection[str] = (), without_valid_until: Collection[str] = ()) -> ProvisionedFleet:
     """Create a database and its tenants as the program would leave them after `pulumi up`.
 
     The owner role `<name>_<suffix>` is INHERIT and holds USAGE, CREATE on the schema.
@@ -136,7 +139,8 @@ def provision_fleet(pg: RunningPostgres, database: str, names: Sequence[str], su
     (`<owner>_a`, `<owner>_b`): NOINHERIT members of it that switch to it at login (`SET
     role`). Each role that logs in holds CONNECT and has temp_file_limit set. `suspended`
     tenants' login roles are NOLOGIN; `offboarded` tenants keep only a NOLOGIN, passwordless
-    owner role with its schema privileges, no CONNECT and no slots.
+    owner role with its schema privileges, no CONNECT and no slots. `without_valid_until` tenants'
+    roles are created without VALID UNTIL (as by hand, or adopted), the others VALID UNTIL 'infinity'.
     """
     admin = sql.Identifier(pg.admin_user)
     db = sql.Identifier(database)
@@ -160,7 +164,7 @@ def provision_fleet(pg: RunningPostgres, database: str, names: Sequence[str], su
             role, schema = sql.Identifier(tenant.role), sql.Identifier(tenant.schema)
             owner_logs_in = tenant.login_roles == (owner,)
             _create_role(conn, owner, tenant.schema, tenant.password if owner_logs_in else None,
-                         login=owner_logs_in and state == "active", inherit=True)
+                         login=owner_logs_in and state == "active", inherit=True, expires=name not in without_valid_until)
             for slot, password in zip(tenant.slots, (tenant.password, tenant.previous_password)):
                 _create_role(conn, slot, tenant.schema, password, login=state == "active", inherit=False)
                 conn.execute(sql.SQL("GRANT {} TO {}").format(role, sql.Identifier(slot)))
@@ -205,7 +209,7 @@ def provision(server, monkeypatch) -> Iterator:
     """Provision fleets for one test (`provision(zero_downtime=..., suspended=..., offboarded=...)`); dropped afterwards."""
     made: list[ProvisionedFleet] = []
     # The admin login comes from the environment, as in a pipeline.
-    monkeypatch.setenv("PG_TENANTS_ADMIN_CONNINFO", server.admin_conninfo())
+    use_admin_login(monkeypatch, server.admin_conninfo())
 
     def _provision(**options) -> ProvisionedFleet:
         suffix = secrets.token_hex(4)
@@ -269,7 +273,7 @@ def run_verify(fleet: ProvisionedFleet, tmp_path: Path, *extra: str, json_output
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps(fleet.outputs()))
     out, err = io.StringIO(), io.StringIO()
-    args = ["verify", "--outputs", str(outputs), *(["--json"] if json_output else []), *extra]
+    args = ["verify", "--outputs", str(outputs), *(["--format", "json"] if json_output else []), *extra]
     code = main(args, stdout=out, stderr=err)
     return Run(code, out.getvalue(), err.getvalue())
 
@@ -320,6 +324,13 @@ def test_catalog_only_skips_the_logins(fleet, tmp_path):
     assert run.exit_code == 0
 
 
+def test_format_json_and_its_alias_json_print_the_same_report(fleet, tmp_path):
+    runs = [run_verify(fleet, tmp_path, "--json", json_output=False), run_verify(fleet, tmp_path)]
+
+    assert [run.report["verdict"] for run in runs] == ["pass", "pass"]
+    assert runs[0].report["summary"] == runs[1].report["summary"] == {"tenants": 3, "failing_tenants": 0, "findings": 0}
+
+
 def test_outputs_can_come_from_stdin(fleet):
     out = io.StringIO()
     code = main(["verify", "--outputs", "-", "--json", "--no-progress"],
@@ -365,6 +376,30 @@ def test_create_on_schema_public_for_public_is_reported_for_the_database(fleet, 
     run = run_verify(fleet, tmp_path)
 
     assert (f"database {fleet.database}", "public_create_on_public_schema", "public") in run.findings()
+
+
+def test_a_probe_that_fails_for_another_reason_does_not_mask_create_in_public(fleet, tmp_path):
+    # A read-only session refuses every CREATE before the privilege is checked (SQLSTATE 25006).
+    tamper(fleet, sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(fleet.role("acme")))
+    tamper(fleet, sql.SQL("GRANT CREATE ON SCHEMA public TO PUBLIC"))
+
+    run = run_verify(fleet, tmp_path)
+
+    acme = {(code, detail) for subject, code, detail in run.findings() if subject == "acme"}
+    assert ("could_create_in_public", "public") in acme
+    assert ("probe_inconclusive", "CREATE in schema public") not in acme
+
+
+def test_an_inconclusive_probe_names_the_cause_and_no_bare_rerun(fleet, tmp_path):
+    tamper(fleet, sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(fleet.role("acme")))
+
+    run = run_verify(fleet, tmp_path)
+
+    inconclusive = [f for t in run.report["tenants"] for f in t["findings"] if f["code"] == "probe_inconclusive"]
+    assert {f["detail"] for f in inconclusive} >= {"CREATE in schema public", "CREATE SCHEMA"}
+    assert all("read-only transaction" in f["message"] for f in inconclusive)
+    assert "default_transaction_read_only" in inconclusive[0]["fix"]
+    assert not inconclusive[0]["fix"].lower().startswith("rerun")
 
 
 def test_create_on_schema_public_is_felt_by_every_tenant_at_login(fleet, tmp_path):
@@ -579,6 +614,25 @@ def test_a_connection_limit_other_than_declared_is_a_role_attribute_finding(flee
     assert ("acme", "role_attribute", "CONNECTION LIMIT") in run.findings()
 
 
+def test_a_declared_expiry_fails_when_the_role_has_no_valid_until_at_all(provision, tmp_path):
+    fleet = provision(without_valid_until={"globex"})
+    stack_file = write_declarations(fleet, tmp_path, globex={"valid_until": "2031-01-01T00:00:00Z"})
+
+    run = run_verify(fleet, tmp_path, "--stack-config", str(stack_file))
+
+    assert ("globex", "role_attribute", "VALID UNTIL") in run.findings()
+    assert run.exit_code == 1
+
+
+def test_no_valid_until_at_all_matches_a_declared_infinity(provision, tmp_path):
+    fleet = provision(without_valid_until={"globex"})
+    stack_file = write_declarations(fleet, tmp_path)
+
+    run = run_verify(fleet, tmp_path, "--stack-config", str(stack_file))
+
+    assert run.findings() == set()
+
+
 def test_a_password_expiry_other_than_declared_is_a_role_attribute_finding(fleet, tmp_path):
     stack_file = write_declarations(fleet, tmp_path)
     tamper(fleet, sql.SQL("ALTER ROLE {} VALID UNTIL '2001-01-01'").format(fleet.role("globex")))
@@ -618,9 +672,28 @@ def test_hidden_secrets_in_the_outputs_are_a_usage_error(fleet, tmp_path):
 
 
 def test_a_failed_admin_login_is_a_usage_error_without_the_password(fleet, tmp_path, monkeypatch):
-    monkeypatch.setenv("PG_TENANTS_ADMIN_CONNINFO", f"host={fleet.pg.host} port={fleet.pg.port} "
-                                                    f"user={fleet.pg.admin_user} password=wrong-admin-secret")
+    use_admin_login(monkeypatch, f"host={fleet.pg.host} port={fleet.pg.port} "
+                                 f"user={fleet.pg.admin_user} password=wrong-admin-secret")
     run = run_verify(fleet, tmp_path)
 
     assert run.exit_code == 2
     assert "admin login" in run.stderr and "wrong-admin-secret" not in run.stderr
+
+
+def test_a_wrong_admin_password_says_where_it_came_from(fleet, tmp_path, monkeypatch):
+    use_admin_login(monkeypatch, f"postgresql://{fleet.pg.admin_user}:wrong-admin-secret@"
+                                 f"{fleet.pg.host}:{fleet.pg.port}/postgres")
+
+    run = run_verify(fleet, tmp_path)
+
+    assert f"fix: the server refused the password of {fleet.pg.admin_user}, which came from $PG_TENANTS_ADMIN_URL" \
+        in run.stderr
+    assert "wrong-admin-secret" not in run.stderr
+
+
+def test_the_admin_url_the_launcher_prints_is_enough_for_verify(fleet, tmp_path, monkeypatch):
+    use_admin_login(monkeypatch, fleet.pg.admin_uri())  # the URI form the launcher's `status` prints
+
+    run = run_verify(fleet, tmp_path)
+
+    assert (run.exit_code, run.report["verdict"]) == (0, "pass")

@@ -18,6 +18,7 @@ from psycopg import sql
 
 from pg_tenants.cli import main as pg_tenants_main
 from tests.support.deployment import ADMIN_PROFILES, MANAGED, Deployment, connect_as, stack_admin
+from tests.support.verify_env import use_admin_login
 
 # Deployed and verified with the server's superuser as the admin, then with a managed service's
 # admin (CREATEROLE, not SUPERUSER; tests/support/deployment.py), which also runs verify.
@@ -60,7 +61,7 @@ def run_verify(deployment: Deployment, tmp_path, monkeypatch) -> dict[str, Any]:
     stack_file = tmp_path / "Pulumi.test.yaml"
     write_stack_file(deployment, stack_file)
     # Verify logs in as the stack's admin, as in a pipeline (a managed admin is no superuser).
-    monkeypatch.setenv("PG_TENANTS_ADMIN_CONNINFO", stack_admin(deployment).admin_conninfo())
+    use_admin_login(monkeypatch, stack_admin(deployment).admin_conninfo())
     out = io.StringIO()
     pg_tenants_main(["verify", "--outputs", str(outputs), "--stack-config", str(stack_file), "--json", "--no-progress"],
                     stdout=out, stderr=io.StringIO())  # fmt: skip

@@ -79,7 +79,7 @@ def test_github_format_emits_one_error_annotation_per_problem(project, tenants_d
 
 
 def test_github_annotation_escapes_newlines_percent_and_property_separators():
-    from pg_tenants.cli import format_problems
+    from pg_tenants.validate_report import format_problems
     from pg_tenants.problems import Problem
 
     problem = Problem("t,1:x.yaml", 3, "a:b", "100% wrong\nreally", "fix it")
