@@ -25,12 +25,12 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
-import pulumi_random  # noqa: E402
+import pulumi_random
 
-from tests.support import engine_plan  # noqa: E402
-from tests.support.preview_display import PreviewRenderer  # noqa: E402
-from tests.support.program_run import ProgramRun, run_program  # noqa: E402
-from tests.support.stack import one_server_stack, write_tenant_file  # noqa: E402
+from tests.support import engine_plan
+from tests.support.preview_display import PreviewRenderer
+from tests.support.program_run import ProgramRun, run_program
+from tests.support.stack import one_server_stack, write_tenant_file
 
 README = PROJECT_DIR / "README.md"
 START, END = "<!-- preview-sample:start -->", "<!-- preview-sample:end -->"

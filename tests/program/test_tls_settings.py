@@ -79,18 +79,18 @@ def test_connection_strings_name_no_ca_unless_the_stack_gives_the_tenants_path(r
 
 def test_a_relative_tls_path_is_refused_with_the_fix(run, stack):
     stack.servers["main"]["sslrootcert"] = "certs/ca.pem"
-    assert problems_of(run()) == [
+    assert problems_of(run()) == [(
         "pg-tenants:servers.main.sslrootcert: 'certs/ca.pem' is not an absolute path (fix: write the full path of "
         "the PEM file on the machine that runs `pulumi` and `pg-tenants verify`)"
-    ]
+    )]
 
 
 def test_a_client_certificate_without_its_key_is_refused(run, stack):
     stack.servers["main"]["sslcert"] = CERT
-    assert problems_of(run()) == [
+    assert problems_of(run()) == [(
         "pg-tenants:servers.main.sslkey: a client certificate needs both sslcert and sslkey "
         "(fix: set sslkey too (the path of the client key), or remove the other)"
-    ]
+    )]
 
 
 def test_a_misspelt_tls_setting_is_refused_with_did_you_mean(run, stack):
