@@ -135,7 +135,8 @@ def _cross_check(settings: StackSettings, source: ConfigSource) -> list[Problem]
         problem("servers", "defaultServer", "several servers are configured but none is the default", "set pg-tenants:defaultServer, or give every tenant a server")
     for name, server in settings.servers.items():
         for field, message, fix in _tls_problems(server):
-            problem("servers", f"servers.{name}.{field}", message, fix)
+            line = source.line_of(("servers", name, field)) or source.line_of(("servers", name))
+            problems.append(Problem(source.file, line, f"{NAMESPACE}:servers.{name}.{field}", message, fix))
         if not source.has_secret(server.admin_password_secret):
             problem(
                 "servers",

@@ -2,11 +2,13 @@
 resources and to the tenants' connection strings (program tier). The PostgreSQL tier proves
 they work against a server with `ssl = on` (tests/postgres/test_tls.py)."""
 
+import io
 import json
 
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from pg_tenants.cli import main
 from tests.support.program_run import DYNAMIC, POSTGRES_PROVIDER
 
 pytestmark = pytest.mark.usefixtures("three_tenants")
@@ -97,3 +99,30 @@ def test_a_misspelt_tls_setting_is_refused_with_did_you_mean(run, stack):
     stack.servers["main"]["sslrootcrt"] = CA
     [problem] = problems_of(run())
     assert problem.startswith("pg-tenants:servers.main.sslrootcrt: is not a known field (fix: did you mean `sslrootcert`?")
+
+
+def test_validate_reports_each_tls_mistake_at_its_line_in_the_stack_file(tmp_path):
+    project = tmp_path / "project"
+    (project / "tenants").mkdir(parents=True)
+    (project / "tenants" / "tenants.yaml").write_text("tenants:\n  - name: acme\n")
+    (project / "Pulumi.prod.yaml").write_text(
+        "config:\n"
+        "  pg-tenants:mainAdminPassword:\n"
+        "    secure: v1:AAAAAAAAAAAAAAAAAAAAAAAA:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB\n"
+        "  pg-tenants:servers:\n"
+        "    main:\n"
+        "      host: db.internal\n"
+        "      adminPasswordSecret: mainAdminPassword\n"
+        "      sslmode: verify-full\n"
+        "      sslrootcert: certs/ca.pem\n"
+        f"      sslcert: {CERT}\n"
+        "      databases: [app]\n"
+    )
+    out, err = io.StringIO(), io.StringIO()
+
+    code = main(["validate", "--stack-config", str(project / "Pulumi.prod.yaml")], stdout=out, stderr=err)
+
+    assert code == 1
+    lines = out.getvalue().replace(f"{project}/", "").splitlines()
+    assert "Pulumi.prod.yaml:9: pg-tenants:servers.main.sslrootcert: 'certs/ca.pem' is not an absolute path" in lines
+    assert "Pulumi.prod.yaml:5: pg-tenants:servers.main.sslkey: a client certificate needs both sslcert and sslkey" in lines
