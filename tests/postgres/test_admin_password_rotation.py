@@ -43,20 +43,17 @@ def rotated(deployment):
             set_password(keep, admin, old)
 
 
-def test_a_refresh_before_the_update_fails_with_the_password_the_state_stored(rotated):
+def test_the_readme_rotation_changes_only_the_admin_login_and_leaves_a_clean_stack(rotated):
+    """One procedure, in the README's order: its steps depend on each other."""
     deployment, new = rotated
-    deployment.stack.secrets["mainAdminPassword"] = new
+    before = deployment.connections
+    deployment.stack.secrets["mainAdminPassword"] = new  # step 3
 
+    # The refresh reads with the providers as the state stores them: the old password.
     with pytest.raises(engine_plan.ApplyError, match="password authentication failed"):
         deployment.up(refresh=True)
 
-
-def test_up_without_refresh_changes_only_the_providers_and_dynamic_resources(rotated):
-    deployment, new = rotated
-    deployment.stack.secrets["mainAdminPassword"] = new
-
-    deployment.up()
-
+    deployment.up()  # step 4: no refresh
     plan = deployment.last_plan
     assert plan is not None
     changed = [s for s in [*plan.steps, *plan.deletes] if s.op != "same"]
@@ -64,15 +61,7 @@ def test_up_without_refresh_changes_only_the_providers_and_dynamic_resources(rot
     assert {s.type for s in changed} == {POSTGRES_PROVIDER, DYNAMIC}
     assert {s.changed for s in changed} == {("password",)}
 
-
-def test_after_the_rotation_tenants_log_in_and_the_next_refreshing_up_is_empty(rotated):
-    deployment, new = rotated
-    deployment.stack.secrets["mainAdminPassword"] = new
-    deployment.up()
-    before = deployment.connections
-
-    deployment.up(refresh=True)
-
+    deployment.up(refresh=True)  # step 5: the state now holds the new password
     plan = deployment.last_plan
     assert plan is not None and [s for s in [*plan.steps, *plan.deletes] if s.op != "same"] == []
     assert deployment.connections == before
