@@ -18,7 +18,9 @@ from pg_tenants.stack_config import ServerSettings
 
 
 def admin_connection(server: ServerSettings, database: str, password: pulumi.Output[str]) -> dict[str, pulumi.Input[object]]:
-    """The admin's login for a dynamic resource; the password stays a secret in the state."""
+    """The admin's login for a dynamic resource; the password stays a secret in the state.
+
+    TLS file paths only where set: the inputs of existing resources stay as they were."""
     return {
         "host": server.host,
         "port": server.port,
@@ -27,6 +29,7 @@ def admin_connection(server: ServerSettings, database: str, password: pulumi.Out
         "password": pulumi.Output.secret(password),
         "sslmode": server.sslmode,
         "connect_timeout": server.connect_timeout,
+        **server.tls_params(),
     }
 
 

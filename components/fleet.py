@@ -31,7 +31,17 @@ def database_provider(name: str, server: ServerSettings, database: str, admin_pa
     connecting to the tenant's own database is what lets offboarding drop the role instead
     of failing on objects it owns there ("role cannot be dropped because some objects
     depend on it"). Every argument is explicit so PG* variables never leak in.
+
+    TLS files go to the provider as paths: `sslrootcert` and `clientcert {cert, key}` without
+    `sslinline` (pulumi-postgresql 3.18.2 provider.py, ProviderClientcertArgs; TF provider.go
+    and config.go connParams hand them to lib/pq as sslrootcert, sslcert and sslkey). They are
+    left out when not set, so a stack without them keeps its provider configuration unchanged.
     """
+    tls: dict[str, object] = {}
+    if server.sslrootcert is not None:
+        tls["sslrootcert"] = server.sslrootcert
+    if server.sslcert is not None and server.sslkey is not None:
+        tls["clientcert"] = postgresql.ProviderClientcertArgs(cert=server.sslcert, key=server.sslkey)
     return postgresql.Provider(
         name,
         host=server.host,
@@ -42,6 +52,7 @@ def database_provider(name: str, server: ServerSettings, database: str, admin_pa
         sslmode=server.sslmode,
         superuser=server.superuser,
         connect_timeout=server.connect_timeout,
+        **tls,
     )
 
 

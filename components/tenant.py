@@ -338,6 +338,7 @@ class TenantResources(pulumi.ComponentResource):
                 user=values[0],
                 password=values[1],
                 sslmode=server.sslmode,
+                sslrootcert=server.tenant_sslrootcert,
             ).all_formats()
         )
 

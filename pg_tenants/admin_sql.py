@@ -37,10 +37,11 @@ from pg_tenants.admin_membership import privileges_of
 
 # Input keys of the admin's connection, shared by every resource here.
 CONNECTION_KEYS = ("host", "port", "dbname", "user", "password", "sslmode", "connect_timeout")
+TLS_KEYS = ("sslrootcert", "sslcert", "sslkey")  # present only where the stack sets them
 
 
 def connect(props: dict[str, Any]) -> psycopg.Connection:
-    kwargs = {key: props[key] for key in CONNECTION_KEYS}
+    kwargs = {key: props[key] for key in CONNECTION_KEYS} | {key: props[key] for key in TLS_KEYS if props.get(key)}
     # The engine hands numbers to dynamic providers as floats (protobuf Struct).
     kwargs["port"], kwargs["connect_timeout"] = int(kwargs["port"]), int(kwargs["connect_timeout"])
     return psycopg.connect(**kwargs, autocommit=True)

@@ -42,7 +42,7 @@ from psycopg.conninfo import make_conninfo
 
 from pg_tenants import server_checks
 from pg_tenants.problems import Problem
-from pg_tenants.stack_config import NAMESPACE, StackSettings
+from pg_tenants.stack_config import NAMESPACE, ServerSettings, StackSettings
 from pg_tenants.tenants.model import Tenant
 from pg_tenants.credentials.valid_until import server_texts
 
@@ -68,6 +68,12 @@ class OwnedObject:
     members: int = 1  # kind "extension": how many of its objects are in the schema
 
 
+def _tls_hint(server: ServerSettings) -> str:
+    """Name the TLS files in the fix when there are some: a wrong CA fails right here."""
+    files = server.tls_params()
+    return "".join(f", {key} ({path})" for key, path in files.items())
+
+
 def existing_objects(tenants: list[Tenant], settings: StackSettings, secret_value: Callable[[str], str | None]) -> ExistingObjects:
     placed: dict[tuple[str, str], list[Tenant]] = defaultdict(list)
     for tenant in tenants:
@@ -81,7 +87,7 @@ def existing_objects(tenants: list[Tenant], settings: StackSettings, secret_valu
         conninfo = make_conninfo(
             host=server.host, port=server.port, dbname=database, user=server.admin_username,
             password=secret_value(server.admin_password_secret), sslmode=server.sslmode,
-            connect_timeout=server.connect_timeout,
+            connect_timeout=server.connect_timeout, **server.tls_params(),
         )  # fmt: skip
         try:
             with psycopg.connect(conninfo) as conn:
@@ -103,7 +109,7 @@ def existing_objects(tenants: list[Tenant], settings: StackSettings, secret_valu
                 Problem(
                     "stack config", None, f"{NAMESPACE}:servers.{server_key}",
                     f"cannot read database {database!r} to check for existing schemas: {str(error).strip().splitlines()[0]}",
-                    f"check host, port, sslmode and the admin password, {SKIP_HINT}",
+                    f"check host, port, sslmode{_tls_hint(server)} and the admin password, {SKIP_HINT}",
                 )  # fmt: skip
             )
             continue

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -26,6 +26,14 @@ SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-
 _BASE64_PARTS = re.compile(r"[A-Za-z0-9+/=:]+")
 
 
+# A PEM file on the machine that runs `pulumi` and `pg-tenants verify`. Paths, not inline PEM:
+# libpq (the program's catalog reads, its dynamic resources, verify) reads only files, and
+# lib/pq's `sslinline` would make the provider read sslrootcert inline too (lib/pq v1.12.3
+# ssl.go sslCertificateAuthority), so paths are the one form all of them share; and the
+# client key then never enters the Pulumi config or the state. Checked in _tls_problems.
+PemPath = Annotated[str, Field(min_length=1)]
+
+
 class ServerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
 
@@ -35,10 +43,22 @@ class ServerSettings(BaseModel):
     admin_username: str = Field(default="postgres", alias="adminUsername")
     admin_password_secret: str = Field(alias="adminPasswordSecret", min_length=1)
     sslmode: SslMode = "require"
+    # TLS for the admin's connections (provider, catalog reads, dynamic resources, verify):
+    # the CA that signed the server's certificate, and a client certificate and key.
+    sslrootcert: PemPath | None = None
+    sslcert: PemPath | None = None
+    sslkey: PemPath | None = None
+    # The CA file's path on the tenants' machines, written into their connection strings.
+    tenant_sslrootcert: str | None = Field(default=None, min_length=1, alias="tenantSslrootcert")
     superuser: bool = True
     connect_timeout: int = Field(default=30, ge=1, le=3600, alias="connectTimeout")  # seconds; fail fast in pipelines
     databases: list[str] = Field(min_length=1)
     protected_databases: list[str] = Field(default=["postgres", "template1"], alias="protectedDatabases")
+
+    def tls_params(self) -> dict[str, str]:
+        """libpq's TLS file parameters for the admin's connections; only those that are set."""
+        files = {"sslrootcert": self.sslrootcert, "sslcert": self.sslcert, "sslkey": self.sslkey}
+        return {key: path for key, path in files.items() if path is not None}
 
 
 class StackSettings(BaseModel):
@@ -125,6 +145,9 @@ def _cross_check(settings: StackSettings, source: ConfigSource) -> list[Problem]
             if ref not in databases:
                 problem("shard", "shard.databases", f"{ref!r} is not a server/database of this stack", f"use one of: {', '.join(sorted(databases))}")
     for name, server in settings.servers.items():
+        for field, message, fix in _tls_problems(server):
+            line = source.line_of(("servers", name, field)) or source.line_of(("servers", name))
+            problems.append(Problem(source.file, line, f"{NAMESPACE}:servers.{name}.{field}", message, fix))
         if not source.has_secret(server.admin_password_secret):
             problem(
                 "servers",
@@ -132,6 +155,21 @@ def _cross_check(settings: StackSettings, source: ConfigSource) -> list[Problem]
                 f"config key {NAMESPACE}:{server.admin_password_secret} is not set as a secret",
                 f"run `pulumi config set --secret {NAMESPACE}:{server.admin_password_secret}`, which prompts for the value",
             )
+    return problems
+
+
+def _tls_problems(server: ServerSettings) -> list[tuple[str, str, str]]:
+    """(field, message, fix) for TLS file settings the provider, the program and verify cannot share."""
+    problems = []
+    for field, path in server.tls_params().items():
+        # They run in different working directories; only an absolute path names one file for all.
+        if not Path(path).is_absolute():
+            problems.append((field, f"{path!r} is not an absolute path",
+                             "write the full path of the PEM file on the machine that runs `pulumi` and `pg-tenants verify`"))
+    if (server.sslcert is None) != (server.sslkey is None):
+        missing = "sslkey" if server.sslkey is None else "sslcert"
+        problems.append((missing, "a client certificate needs both sslcert and sslkey",
+                         f"set {missing} too (the path of the client {'key' if missing == 'sslkey' else 'certificate'}), or remove the other"))
     return problems
 
 

@@ -3,6 +3,11 @@
 Generated passwords use all 94 printable ASCII characters, so each format must escape what
 its syntax reserves: percent-encoding in URIs, quoting in libpq key=value strings, `\\` and
 `:` in .pgpass lines.
+
+TLS: every format carries `sslmode`, and `sslrootcert` where the stack names the CA file's
+path on the tenants' machines (`tenantSslrootcert`). A .pgpass line has no TLS fields. No
+client certificate or key is ever exported: the admin's are the admin's, and a tenant that
+must present one has its own.
 """
 
 from __future__ import annotations
@@ -21,19 +26,22 @@ class Credentials:
     user: str
     password: str
     sslmode: str
+    sslrootcert: str | None = None  # a path on the tenant's machine
+
+    def _tls(self) -> dict[str, str]:
+        return {"sslmode": self.sslmode} | ({"sslrootcert": self.sslrootcert} if self.sslrootcert else {})
 
     def uri(self) -> str:
         user, password = quote(self.user, safe=""), quote(self.password, safe="")
-        return f"postgresql://{user}:{password}@{_uri_host(self.host)}:{self.port}/{quote(self.database, safe='')}?sslmode={self.sslmode}"
+        query = urlencode(self._tls(), quote_via=quote, safe="")
+        return f"postgresql://{user}:{password}@{_uri_host(self.host)}:{self.port}/{quote(self.database, safe='')}?{query}"
 
     def dsn(self) -> str:
-        return make_conninfo(
-            host=self.host, port=self.port, dbname=self.database, user=self.user, password=self.password, sslmode=self.sslmode
-        )
+        return make_conninfo(host=self.host, port=self.port, dbname=self.database, user=self.user, password=self.password, **self._tls())
 
     def jdbc(self) -> str:
-        # pgJDBC percent-decodes its query parameters.
-        query = urlencode({"user": self.user, "password": self.password, "sslmode": self.sslmode}, quote_via=quote, safe="")
+        # pgJDBC percent-decodes its query parameters; its `sslrootcert` is a file path as in libpq.
+        query = urlencode({"user": self.user, "password": self.password, **self._tls()}, quote_via=quote, safe="")
         return f"jdbc:postgresql://{_uri_host(self.host)}:{self.port}/{quote(self.database, safe='')}?{query}"
 
     def env(self) -> dict[str, str]:
@@ -44,7 +52,7 @@ class Credentials:
             "PGUSER": self.user,
             "PGPASSWORD": self.password,
             "PGSSLMODE": self.sslmode,
-        }
+        } | ({"PGSSLROOTCERT": self.sslrootcert} if self.sslrootcert else {})
 
     def pgpass(self) -> str:
         fields = (self.host, str(self.port), self.database, self.user, self.password)

@@ -1,8 +1,8 @@
 """Where the admin login for the catalog checks comes from.
 
 Per server, later sources win: the server's entry in the stack config (host, port,
-adminUsername, sslmode, and the admin password through `pulumi config get` when the CLI
-can decrypt it), then an explicit conninfo or URI (`--admin-conninfo`, else $PG_TENANTS_ADMIN_URL,
+adminUsername, sslmode, its TLS files, and the admin password through `pulumi config get` when the
+CLI can decrypt it), then an explicit conninfo or URI (`--admin-conninfo`, else $PG_TENANTS_ADMIN_URL,
 the variable the local launcher prints; $PG_TENANTS_ADMIN_CONNINFO is its older name, still read).
 What both leave out, libpq takes from PG* variables and ~/.pgpass; the host and port fall
 back to the ones in the tenants' credentials. The database is always the tenants' own.
@@ -85,7 +85,7 @@ def access_from_stack(settings: StackSettings, *, stack: str | None, cwd: Path |
     access = {}
     for name, server in settings.servers.items():
         params = {"host": server.host, "port": str(server.port), "user": server.admin_username,
-                  "sslmode": server.sslmode}
+                  "sslmode": server.sslmode, **server.tls_params()}
         source, problem = None, None
         if fetch_password:
             lookup = pulumi_config_secret(server.admin_password_secret, stack=stack, cwd=cwd)
@@ -110,7 +110,7 @@ def merge(base: ServerAccess | None, explicit: Mapping[str, str], admin_role: st
 def admin_params(access: ServerAccess, sample: Tenant, dbname: str) -> dict[str, str]:
     params = dict(access.params)
     fallbacks = (("host", "PGHOST", sample.host), ("port", "PGPORT", sample.port),
-                 ("sslmode", "PGSSLMODE", sample.sslmode))
+                 ("sslmode", "PGSSLMODE", sample.sslmode), ("sslrootcert", "PGSSLROOTCERT", sample.sslrootcert))
     for key, variable, value in fallbacks:
         if key not in params and variable not in os.environ and value is not None:
             params[key] = str(value)

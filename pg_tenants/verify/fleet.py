@@ -51,6 +51,7 @@ class Tenant:
     host: str | None = None
     port: int | None = None
     sslmode: str | None = None
+    sslrootcert: str | None = None  # the CA file to verify the server with
     # repr=False: a Tenant printed in a traceback or a log must not show the password.
     password: str | None = field(default=None, repr=False, compare=False)
     login_role: str | None = None  # who logs in with `password`; None: `role` itself
@@ -127,7 +128,7 @@ def _login_params(connection: Mapping[str, Any]) -> dict[str, str]:
     env = connection.get("env")
     if isinstance(env, Mapping) and env.get("PGUSER"):
         keys = {"PGHOST": "host", "PGPORT": "port", "PGDATABASE": "dbname", "PGUSER": "user",
-                "PGPASSWORD": "password", "PGSSLMODE": "sslmode"}
+                "PGPASSWORD": "password", "PGSSLMODE": "sslmode", "PGSSLROOTCERT": "sslrootcert"}
         return {param: str(env[var]) for var, param in keys.items() if env.get(var) not in (None, "")}
     for key in ("uri", "dsn"):
         if isinstance(connection.get(key), str):
@@ -169,6 +170,7 @@ def parse_outputs(outputs: Mapping[str, Any]) -> Fleet:
                 host=params.get("host"),
                 port=int(port) if port else None,
                 sslmode=params.get("sslmode"),
+                sslrootcert=params.get("sslrootcert"),
                 password=params.get("password"),
                 login_role=login_role if login_role != role else None,
                 other_login_roles=tuple(r for r in (previous_user,) if r and r not in (role, login_role)),

@@ -51,6 +51,8 @@ def _connect(tenant: Tenant, *, require_scram: bool) -> psycopg.Connection:
     }
     if tenant.sslmode:
         params["sslmode"] = tenant.sslmode
+    if tenant.sslrootcert:
+        params["sslrootcert"] = tenant.sslrootcert
     if require_scram:
         params["require_auth"] = "scram-sha-256"
     return psycopg.connect(**{k: v for k, v in params.items() if v is not None})

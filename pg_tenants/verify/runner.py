@@ -105,13 +105,21 @@ def neighbours(tenants: Sequence[Tenant]) -> dict[str, Tenant | None]:
     return result
 
 
+def _with_local_ca(tenant: Tenant, options: VerifyOptions) -> Tenant:
+    """The CA file the admin login uses here (stack config or --admin-conninfo) also verifies the
+    tenant's logins: an exported sslrootcert is a path on the tenants' machines, not on this one."""
+    ca = options.access_for(tenant.server).params.get("sslrootcert")
+    return replace(tenant, sslrootcert=ca) if ca else tenant
+
+
 def _login_results(fleet: Fleet, options: VerifyOptions, progress: Progress | None) -> dict[str, login_checks.LoginResult]:
     near = neighbours(fleet.tenants)
     # An offboarded tenant has no credentials and nothing that may log in: no attempt.
     results = {t.name: login_checks.LoginResult(t.name, "skipped", ()) for t in fleet.tenants if t.offboarded}
     total = len(fleet.tenants)
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        futures = [pool.submit(login_checks.check_tenant, t, near[t.name]) for t in fleet.tenants if not t.offboarded]
+        futures = [pool.submit(login_checks.check_tenant, _with_local_ca(t, options), near[t.name])
+                   for t in fleet.tenants if not t.offboarded]
         for done, future in enumerate(as_completed(futures), start=len(results) + 1):
             result = future.result()
             results[result.tenant] = result

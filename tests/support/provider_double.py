@@ -227,6 +227,9 @@ class ProviderConfig:
     connect_timeout: int
     max_connections: int
     database_username: str
+    # TF provider.go `sslrootcert` and `clientcert {cert, key, sslinline}`, handed to lib/pq as
+    # sslrootcert, sslcert and sslkey (config.go connParams); file paths, as libpq reads them.
+    tls_files: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_inputs(cls, inputs: Mapping[str, Any], env: Mapping[str, str] | None = None) -> ProviderConfig:
@@ -252,6 +255,7 @@ class ProviderConfig:
             connect_timeout=int(pick("connectTimeout", "PGCONNECT_TIMEOUT", 180, decode=True)),
             max_connections=int(pick("maxConnections", None, 20, decode=True)),
             database_username=str(pick("databaseUsername", None, "")),
+            tls_files=_tls_files(inputs.get("sslrootcert"), _plain(inputs.get("clientcert"))),
         )
 
     @property
@@ -278,7 +282,18 @@ class ProviderConfig:
         }
         if self.password is not None:
             kwargs["password"] = self.password
-        return kwargs
+        return kwargs | dict(self.tls_files)
+
+
+def _tls_files(rootcert: Any, clientcert: Any) -> tuple[tuple[str, str], ...]:
+    """libpq's sslrootcert/sslcert/sslkey from the provider's arguments. `sslinline` (PEM text
+    instead of paths) is not reproduced: libpq reads files only, and the program never sets it."""
+    files = [("sslrootcert", rootcert)] if rootcert else []
+    if isinstance(clientcert, Mapping):
+        if clientcert.get("sslinline"):
+            raise NotImplementedError("clientcert.sslinline is not reproduced by the provider double")
+        files += [("sslcert", clientcert["cert"]), ("sslkey", clientcert["key"])]
+    return tuple((key, str(value)) for key, value in files)
 
 
 def normalized_inputs(type_token: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
