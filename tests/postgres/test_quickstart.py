@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pg_tenants.local_postgres import persistent_status, stop_persistent
-from pg_tenants.quickstart import INSTALL_URL
+from pg_tenants.local import persistent_status, stop_persistent
+from pg_tenants.local.quickstart import INSTALL_URL
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -27,7 +27,7 @@ def local_dir():
 
 def run_quickstart(local_dir, path):
     env = {**os.environ, "PG_TENANTS_LOCAL_DIR": str(local_dir), "PATH": path}
-    return subprocess.run([sys.executable, "-m", "pg_tenants.quickstart"], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "pg_tenants.local.quickstart"], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_without_pulumi_cli_it_starts_the_database_then_stops_with_the_install_link(local_dir, tmp_path):

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import yaml
 
-from pg_tenants.local_postgres import RunningPostgres, start_persistent, write_private_file
+from pg_tenants.local import RunningPostgres, start_persistent, write_private_file
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 STACK = "local"
 INSTALL_URL = "https://www.pulumi.com/docs/install/"
 
@@ -85,7 +85,7 @@ def main(argv: Sequence[str]) -> int:
     state = local_dir()
     pg = start_persistent(state / "postgres", databases=["app"])
     print(f"Local PostgreSQL {pg.major} is running on {pg.host}:{pg.port} (admin password in {pg.password_file}).")
-    print(f"Stop it with: venv/bin/python -m pg_tenants.local_postgres stop --data-dir {state / 'postgres'}")
+    print(f"Stop it with: venv/bin/python -m pg_tenants.local stop --data-dir {state / 'postgres'}")
     pulumi = shutil.which("pulumi")
     if pulumi is None:
         print(
