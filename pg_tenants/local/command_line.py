@@ -1,39 +1,15 @@
-"""`python -m pg_tenants.local start|stop|status --data-dir DIR`: the persistent local server."""
+"""`python -m pg_tenants.local start|stop|status --data-dir DIR`: the persistent local server;
+`python -m pg_tenants.local find [--major N]`: which installed binaries it would use."""
 
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pg_tenants.local.binaries import DEFAULT_MAJOR, SUPPORTED_MAJORS
-from pg_tenants.local.persistent import (
-    persistent_status,
-    start_persistent,
-    stop_persistent,
-)
+from pg_tenants.local.binaries import DEFAULT_MAJOR, SUPPORTED_MAJORS, resolve_installed
 from pg_tenants.local.processes import LocalPostgresError
-from pg_tenants.local.server import RunningPostgres
-from pg_tenants.local.throwaway import ENV_ADMIN_URL
-
-
-def describe(pg: RunningPostgres) -> str:
-    assert pg.password_file is not None
-    pw = shlex.quote(str(pg.password_file))
-    # The password never appears: only the file holding it, read by the shell.
-    return "\n".join([
-        f"PostgreSQL {pg.major} is running (data dir {pg.data_dir})",
-        f"  host:          {pg.host}",
-        f"  port:          {pg.port}",
-        f"  user:          {pg.admin_user}",
-        f"  database:      {pg.admin_database}",
-        f"  password file: {pg.password_file}",
-        f"  log:           {pg.log_path}",
-        f'  psql:          PGPASSWORD="$(cat {pw})" psql "host={pg.host} port={pg.port} user={pg.admin_user} dbname={pg.admin_database}"',
-        f'  admin URL:     export {ENV_ADMIN_URL}="postgresql://{pg.admin_user}:$(cat {pw})@{pg.host}:{pg.port}/{pg.admin_database}"',
-    ])  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,13 +17,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m pg_tenants.local",
         description="Run a local PostgreSQL for pg-tenants that persists between runs.",
     )
-    parser.add_argument("command", choices=["start", "stop", "status"])
-    parser.add_argument("--data-dir", type=Path, required=True, help="cluster directory (created on first start)")
-    parser.add_argument("--major", type=int, choices=SUPPORTED_MAJORS, help=f"default {DEFAULT_MAJOR}")
+    parser.add_argument("command", choices=["start", "stop", "status", "find"])
+    parser.add_argument("--data-dir", type=Path, help="cluster directory (created on first start); not for find")
+    parser.add_argument("--major", type=int, choices=SUPPORTED_MAJORS,
+                        help=f"default {DEFAULT_MAJOR} if installed, else the newest installed major")
     parser.add_argument("--port", type=int, help="default: the port of the last start, else a free one")
     parser.add_argument("--database", action="append", default=[], help="create this database too (repeatable)")
     args = parser.parse_args(argv)
+    if args.command != "find" and args.data_dir is None:
+        parser.error(f"{args.command} needs --data-dir")
     try:
+        if args.command == "find":
+            major, binaries = resolve_installed(args.major)
+            print(f"PostgreSQL {major}: {binaries.bin_dir}")
+            return 0
+        # Imported here: psycopg takes most of a second to import, and setup.sh runs `find` every time.
+        from pg_tenants.local.persistent import describe, persistent_status, start_persistent, stop_persistent
+
         if args.command == "start":
             print(describe(start_persistent(args.data_dir, args.major, args.port, args.database)))
             return 0

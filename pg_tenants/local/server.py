@@ -15,6 +15,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pg_tenants.local.cluster import ADMIN_DATABASE, ADMIN_USER, LOOPBACK
 
 Source = Literal["env", "docker", "local"]
+ENV_ADMIN_URL = "PG_TENANTS_ADMIN_URL"  # an existing server to use instead of starting one
 
 
 @dataclass(frozen=True)

@@ -25,26 +25,11 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pg_tenants.local.binaries import SUPPORTED_MAJORS, check_major, resolve_binaries
-from pg_tenants.local.cluster import (
-    ADMIN_DATABASE,
-    ADMIN_USER,
-    BASE_SETTINGS,
-    initdb,
-    pg_ctl_start,
-    pg_ctl_stop,
-)
+from pg_tenants.local.cluster import ADMIN_DATABASE, ADMIN_USER, BASE_SETTINGS, initdb, pg_ctl_start, pg_ctl_stop
 from pg_tenants.local.processes import LocalPostgresError, chown, server_user
-from pg_tenants.local.server import (
-    RunningPostgres,
-    Source,
-    check_databases,
-    create_databases,
-    local_result,
-    server_major,
-)
+from pg_tenants.local.server import ENV_ADMIN_URL, RunningPostgres, Source, check_databases, create_databases, local_result, server_major
 
 DEFAULT_VERSIONS_UNDER_TEST = "14,15"
-ENV_ADMIN_URL = "PG_TENANTS_ADMIN_URL"
 ENV_VERSIONS = "PG_TENANTS_PG_VERSIONS"
 
 ALL_SOURCES: tuple[Source, ...] = ("env", "docker", "local")

