@@ -17,6 +17,7 @@ how to install the binaries.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import re
@@ -118,8 +119,12 @@ def search_order(major: int) -> list[Candidate]:
 
 def _pg_config_bindir() -> Path | None:
     pg_config = shutil.which("pg_config")
-    if pg_config is None:
-        return None
+    return None if pg_config is None else _bindir_of(pg_config)
+
+
+# Cached per process: the test suite resolves binaries for every server it starts.
+@functools.cache
+def _bindir_of(pg_config: str) -> Path | None:
     try:
         out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=30, check=True).stdout
     except (OSError, subprocess.SubprocessError):
@@ -196,9 +201,8 @@ def _runs_as_major(binaries: PgBinaries, major: int) -> str | None:
 
     Catches a directory the `postgres` user cannot traverse and missing shared libraries here,
     with a clear message, rather than as an obscure initdb failure."""
-    try:
-        out = run_tool([binaries.tool("postgres"), "--version"], binaries.env(), timeout=30)
-    except LocalPostgresError as exc:
+    runs, out = _postgres_version(binaries)
+    if not runs:
         hint = ""
         if os.geteuid() == 0:
             hint = (
@@ -206,11 +210,20 @@ def _runs_as_major(binaries: PgBinaries, major: int) -> str | None:
                 f"to read and traverse {binaries.bin_dir} (for the npm build set {ENV_CACHE} to such a "
                 f"directory; default as root: /var/cache/pg-tenants)"
             )
-        return f"do not run: {exc}{hint}"
+        return f"do not run: {out}{hint}"
     found = _VERSION.search(out)
     if found is None or int(found.group(1)) != major:
         return f"is not PostgreSQL {major}: {out.strip()}"
     return None
+
+
+@functools.cache
+def _postgres_version(binaries: PgBinaries) -> tuple[bool, str]:
+    """(True, what `postgres --version` printed), or (False, why it did not run); once per process."""
+    try:
+        return True, run_tool([binaries.tool("postgres"), "--version"], binaries.env(), timeout=30)
+    except LocalPostgresError as exc:
+        return False, str(exc)
 
 
 def _not_found(major: int, tried: list[str]) -> str:
