@@ -420,6 +420,25 @@ def test_missing_binaries_error_lists_every_place_tried_and_how_to_install(
         assert install in message
 
 
+def test_the_quick_start_takes_the_newest_installed_major_when_15_is_not_installed(
+    monkeypatch: pytest.MonkeyPatch, public_tmp: Path, no_install_places: None
+) -> None:
+    older, newer = fake_binaries(public_tmp / "pg14", 14), fake_binaries(public_tmp / "pg17", 17)
+    monkeypatch.setenv("PATH", f"{older}:{newer}")
+    assert binaries.resolve_installed(None) == (17, binaries.PgBinaries(newer, None))
+
+
+def test_the_quick_start_never_runs_npm(monkeypatch: pytest.MonkeyPatch, public_tmp: Path, no_install_places: None) -> None:
+    tools = public_tmp / "tools"
+    tools.mkdir()
+    (tools / "npm").write_text(f"#!/bin/sh\ntouch {shlex.quote(str(public_tmp / 'npm-ran'))}\n")
+    (tools / "npm").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tools))
+    with pytest.raises(LocalPostgresError, match=r"(?s)15\.18\.0-beta\.17: not in .* \(only the tests fetch it\).*looked for in the same places too"):
+        binaries.resolve_installed(None)
+    assert not (public_tmp / "npm-ran").exists()
+
+
 def test_the_npm_build_is_not_tried_off_linux_x86_64(
     monkeypatch: pytest.MonkeyPatch, no_install_places: None
 ) -> None:
