@@ -11,10 +11,12 @@ from pg_tenants.program_input import load_program_input
 PROJECT_DIR = Path(__file__).resolve().parent
 
 try:
-    program_input = load_program_input(PROJECT_DIR)
+    program_input = load_program_input(PROJECT_DIR, preview=pulumi.runtime.is_dry_run())
 except ConfigurationInvalid as invalid:
     # RunError prints the message without a Python traceback.
     raise pulumi.RunError(str(invalid)) from None
+for warning in program_input.warnings:
+    pulumi.log.warn(warning)
 
 fleet = declare_fleet(program_input)
 pulumi.export("tenants", fleet.tenants)

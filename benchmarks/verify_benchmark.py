@@ -19,7 +19,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
-from pg_tenants.local_postgres import running_postgres  # noqa: E402
+from pg_tenants.local.throwaway import running_postgres  # noqa: E402
 from pg_tenants.verify.admin import ServerAccess, explicit_params  # noqa: E402
 from pg_tenants.verify.fleet import parse_outputs  # noqa: E402
 from pg_tenants.verify.runner import VerifyOptions, verify_fleet  # noqa: E402

@@ -32,6 +32,7 @@ superuser): pg_tenants.server_checks, once per server and once per tenant databa
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -41,13 +42,34 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from pg_tenants import server_checks
-from pg_tenants.problems import Problem
+from pg_tenants.problems import ConfigurationInvalid, Problem
 from pg_tenants.stack_config import NAMESPACE, ServerSettings, StackSettings
 from pg_tenants.tenants.model import Tenant
 from pg_tenants.credentials.valid_until import server_texts
 
 SKIP_HINT = f"or set {NAMESPACE}:checkExistingSchemas false to skip this check"
 MAX_LISTED = 20  # objects listed per schema; the rest are counted
+
+
+ENV_PREVIEW_WITHOUT_DATABASE = "PG_TENANTS_PREVIEW_WITHOUT_DATABASE"
+PREVIEW_NOT_CHECKED = (
+    f"{ENV_PREVIEW_WITHOUT_DATABASE} is set: this preview read no database, so it did not check that each "
+    "tenant's schema is not someone else's existing schema (adoption), that schemas to adopt exist and hold no "
+    "object of the admin or a superuser, what the admin may do on each server and database (superuser, "
+    "CREATEROLE, ACLs, temp_file_limit), or valid_until as the server will read it back (shown in UTC here). "
+    "`pulumi up` reads the catalogs and refuses, before changing anything, what these checks find."
+)
+
+
+def preview_without_database(preview: bool) -> bool:
+    """True when this run is a preview told to read no database (ConfigurationInvalid for a bad value)."""
+    value = os.environ.get(ENV_PREVIEW_WITHOUT_DATABASE, "").strip().lower()
+    if value not in ("", "true", "false", "1", "0"):
+        raise ConfigurationInvalid([Problem(
+            "environment", None, ENV_PREVIEW_WITHOUT_DATABASE, f"{value!r} is neither true nor false",
+            f"set {ENV_PREVIEW_WITHOUT_DATABASE}=true for a preview without database access, or unset it",
+        )])  # fmt: skip
+    return preview and value in ("true", "1")
 
 
 @dataclass(frozen=True)
@@ -109,7 +131,9 @@ def existing_objects(tenants: list[Tenant], settings: StackSettings, secret_valu
                 Problem(
                     "stack config", None, f"{NAMESPACE}:servers.{server_key}",
                     f"cannot read database {database!r} to check for existing schemas: {str(error).strip().splitlines()[0]}",
-                    f"check host, port, sslmode{_tls_hint(server)} and the admin password, {SKIP_HINT}",
+                    f"check host, port, sslmode{_tls_hint(server)} and the admin password; `pulumi preview` reads the catalogs as `pulumi up` does, "
+                    f"so run it where the server is reachable, or, for a preview only, set {ENV_PREVIEW_WITHOUT_DATABASE}=true "
+                    "(fewer checks, named in a warning; `pulumi up` always reads them)",
                 )  # fmt: skip
             )
             continue

@@ -5,7 +5,7 @@
 # process mostly waits on its own server, so two share the machine's cores well.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --dev
 if [ $# -gt 0 ]; then
   exec venv/bin/python -m pytest "$@"
 fi

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pg_tenants.local_postgres import running_postgres
+from pg_tenants.local.throwaway import running_postgres
 from tests.support.deployment import SERVER_SETTINGS
 
 

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from pg_tenants.local_postgres import pg_versions_under_test, running_postgres
+from pg_tenants.local.throwaway import pg_versions_under_test, running_postgres
 from tests.support.deployment import (
     ADMIN_PROFILES,
     SERVER_SETTINGS,

@@ -16,7 +16,7 @@ import pytest
 from psycopg import sql
 
 from pg_tenants.existing_objects import MAX_LISTED, ExistingObjects, existing_objects
-from pg_tenants.local_postgres import RunningPostgres
+from pg_tenants.local.server import RunningPostgres
 from pg_tenants.stack_config import ConfigSource, parse_stack_settings
 from pg_tenants.tenants.tenant_list import load_tenant_list
 from tests.support.deployment import create_database, reset_server, stack_for

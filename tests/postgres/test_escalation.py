@@ -24,7 +24,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pg_tenants.local_postgres import SUPPORTED_MAJORS, LocalPostgresError, resolve_binaries
+from pg_tenants.local.binaries import SUPPORTED_MAJORS, resolve_binaries
+from pg_tenants.local.processes import LocalPostgresError
 from tests.support.deployment import Deployment, connect_as, login_refusal
 from tests.support.payloads import (
     KINDS,

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pg_tenants.local_postgres import running_postgres
+from pg_tenants.local.throwaway import running_postgres
 from tests.fixtures.previous_model import PREVIOUS_SETTINGS, PROGRAM_DIR as PREVIOUS_PROGRAM_DIR
 from tests.support import engine_plan
 from tests.support.deployment import SERVER_SETTINGS, Deployment, connect_as, create_database, reset_server

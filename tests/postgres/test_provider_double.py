@@ -20,7 +20,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from pg_tenants.local_postgres import RunningPostgres, pg_versions_under_test, running_postgres
+from pg_tenants.local.server import RunningPostgres
+from pg_tenants.local.throwaway import pg_versions_under_test, running_postgres
 from pg_tenants.credentials.scram import scram_sha256_verifier
 from tests.support.engine_plan import (
     ApplyError,

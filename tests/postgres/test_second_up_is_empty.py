@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from pg_tenants.identifiers import identifier_problem
-from pg_tenants.local_postgres import pg_versions_under_test, running_postgres
+from pg_tenants.local.throwaway import pg_versions_under_test, running_postgres
 from pg_tenants.tenants.model import MAX_INT4, TenantEntry
 from tests.support.deployment import Deployment, create_database, reset_server, stack_for
 

@@ -27,7 +27,9 @@ import yaml
 from psycopg import sql
 
 from pg_tenants.cli import main
-from pg_tenants.local_postgres import LOOPBACK, RunningPostgres, pg_versions_under_test, running_postgres
+from pg_tenants.local.cluster import LOOPBACK
+from pg_tenants.local.server import RunningPostgres
+from pg_tenants.local.throwaway import pg_versions_under_test, running_postgres
 from tests.support.deployment import SERVER_SETTINGS, Deployment, as_role
 from tests.support.stack import StackConfig
 

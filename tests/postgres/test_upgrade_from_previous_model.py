@@ -32,7 +32,7 @@ from psycopg import sql
 
 import tests.support.deployment as deployment_module
 from pg_tenants.cli import main as pg_tenants_main
-from pg_tenants.local_postgres import RunningPostgres
+from pg_tenants.local.server import RunningPostgres
 from tests.fixtures.previous_model import deploy_previous_model
 from tests.support.deployment import Deployment, connect_as, create_database, reset_server, stack_for
 from tests.support.engine_plan import AppliedState, Plan

@@ -25,7 +25,8 @@ from psycopg import sql
 
 from pg_tenants.cli import main
 from pg_tenants.credentials.formats import Credentials
-from pg_tenants.local_postgres import RunningPostgres, pg_versions_under_test, running_postgres
+from pg_tenants.local.server import RunningPostgres
+from pg_tenants.local.throwaway import pg_versions_under_test, running_postgres
 from pg_tenants.credentials.scram import scram_sha256_verifier
 from tests.support.verify_env import use_admin_login
 

@@ -13,7 +13,7 @@ import pulumi_random
 import pytest
 import yaml
 
-from pg_tenants.local_postgres import SUPPORTED_MAJORS
+from pg_tenants.local.binaries import SUPPORTED_MAJORS
 from pg_tenants.stack_config import ServerSettings, StackSettings
 
 PROJECT = Path(__file__).resolve().parents[2]

@@ -80,7 +80,7 @@ def verify(*args: str) -> tuple[int, str]:
 
 
 def test_the_launcher_prints_the_variable_verify_reads():
-    from pg_tenants import local_postgres
+    from pg_tenants.local import server as local_postgres
     from pg_tenants.verify import admin
 
     assert local_postgres.ENV_ADMIN_URL == admin.ENV_ADMIN_URL == ENV_ADMIN_URL

@@ -95,3 +95,10 @@ def test_the_gitlab_example_edits_one_merge_request_note_per_stack():
     assert 'marker="<!-- pg-tenants preview: $STACK -->"' in comment
     assert 'startswith(sys.argv[1] + "\\n")' in comment  # eu-1's marker never matches eu-10's note
     assert '-X "$([ -n "$note" ] && echo PUT || echo POST)"' in comment
+
+
+def test_the_pull_request_workflow_says_the_preview_runner_must_reach_the_databases():
+    text = (WORKFLOWS / "tenants-pull-request.yml").read_text()
+    assert "else any runner" not in text
+    assert "the preview job's runner must reach the databases" in text
+    assert "PG_TENANTS_PREVIEW_WITHOUT_DATABASE" in text  # the documented way out

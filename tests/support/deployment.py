@@ -18,7 +18,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from pg_tenants.local_postgres import RunningPostgres
+from pg_tenants.local.server import RunningPostgres
 from tests.support import engine_plan
 from tests.support.engine_plan import AppliedState
 from tests.support.program_run import ProgramRun, run_program

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
-from pg_tenants.local_postgres import RunningPostgres
+from pg_tenants.local.server import RunningPostgres
 from tests.support.stack import NS, StackConfig, write_tenant_file
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
