@@ -291,7 +291,9 @@ def _namespace_values(data: Any) -> dict[str, Any]:
     prefix = f"{NAMESPACE}:"
     if not isinstance(config, dict):
         return {}
-    return {k[len(prefix):]: v for k, v in config.items() if isinstance(k, str) and k.startswith(prefix)}
+    # `pulumi config set key false` stores the text "false"; the program reads it as JSON, so do we.
+    return {k[len(prefix):]: _decode_config_value(v) if isinstance(v, str) else v
+            for k, v in config.items() if isinstance(k, str) and k.startswith(prefix)}
 
 
 def _unknown_keys(values: Mapping[str, Any], source: ConfigSource) -> list[Problem]:

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from pg_tenants.cli import main
+from pg_tenants.stack_config import load_stack_file
 from tests.support.stack import INITECH_PASSWORD, THREE_TENANTS, StackConfig, write_tenant_file
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -410,6 +411,22 @@ def test_unknown_stack_keys_get_did_you_mean(project, tenants_dir, stack):
             "    fix: did you mean `pg-tenants:hardenDatabases`? Settings: checkExistingSchemas, ") in out
     assert f"{stack_file}:{colour}: pg-tenants:colour: is not a setting of pg-tenants\n    fix: remove it or correct its spelling" in out
     assert out.splitlines()[-1].startswith("2 problems in the stack config (3 tenants in 1 file,")
+
+
+def test_values_set_without_type_are_read_as_the_program_reads_them(project, tenants_dir, stack):
+    """`pulumi config set pg-tenants:hardenDatabases false` (no --type) stores the text "false"."""
+    write_tenant_file(tenants_dir, "t.yaml", THREE_TENANTS)
+    stack.secrets["initechPassword"] = INITECH_PASSWORD
+    stack_file = write_stack_file(project / "Pulumi.ci.yaml", stack)
+    document = yaml.safe_load(stack_file.read_text())
+    document["config"].update({"pg-tenants:hardenDatabases": "false", "pg-tenants:defaultConnectionLimit": "7"})
+    stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    code, out, _ = validate("tenants", "--stack-config", str(stack_file), cwd=project)
+    settings, _ = load_stack_file(stack_file)
+
+    assert code == 0, out
+    assert (settings.harden_databases, settings.default_connection_limit) == (False, 7)
 
 
 def test_unknown_server_fields_get_did_you_mean_and_known_fields(project, tenants_dir, stack):
