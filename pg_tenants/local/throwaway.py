@@ -38,6 +38,16 @@ ALL_SOURCES: tuple[Source, ...] = ("env", "docker", "local")
 _RESERVED_SETTINGS = frozenset({"port", "listen_addresses", "unix_socket_directories"})
 _SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
+# A container's stderr is only the Docker engine's: its log goes to one file in the data
+# directory instead, which the admin (a superuser) reads with pg_read_binary_file
+# (tests/support/server_log.py), so tests that read the log run on Docker too.
+CONTAINER_LOG_SETTINGS: dict[str, str] = {
+    "logging_collector": "on",
+    "log_directory": "log",
+    "log_filename": "postgresql.log",
+    "log_rotation_age": "0",
+    "log_rotation_size": "0",
+}
 # A throwaway cluster gains nothing from durability and these make it faster.
 _THROWAWAY_SETTINGS: dict[str, str] = {
     "fsync": "off",
@@ -144,7 +154,7 @@ def _container_server(
     container.with_env("POSTGRES_HOST_AUTH_METHOD", "scram-sha-256")
     container.with_env("POSTGRES_INITDB_ARGS", "--auth-host=scram-sha-256")
     command = ["postgres"]
-    for key, value in {**BASE_SETTINGS, **settings}.items():
+    for key, value in {**BASE_SETTINGS, **CONTAINER_LOG_SETTINGS, **settings}.items():
         command += ["-c", f"{key}={value}"]
     container.with_command(command)
     with container:

@@ -85,13 +85,6 @@ def deployed(deployment, tmp_path, monkeypatch):
     return deployment
 
 
-def has_refresh() -> bool:
-    return hasattr(Deployment, "refresh")
-
-
-pytestmark = pytest.mark.skipif(not has_refresh(), reason="Deployment.refresh() (tests/support/deployment.py) is not there yet")
-
-
 @pytest.mark.parametrize("change", TAMPERING, ids=list(TAMPERING))
 def test_verify_sees_the_hand_change_and_its_fix_says_refresh(deployed, tmp_path, monkeypatch, change):
     statement, expected = TAMPERING[change]

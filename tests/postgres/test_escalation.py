@@ -27,6 +27,7 @@ from psycopg import sql
 from pg_tenants.local.binaries import SUPPORTED_MAJORS, resolve_binaries
 from pg_tenants.local.processes import LocalPostgresError
 from tests.support.deployment import Deployment, connect_as, login_refusal
+from tests.support.server_log import ServerLog
 from tests.support.payloads import (
     KINDS,
     Tenant,
@@ -35,7 +36,6 @@ from tests.support.payloads import (
     fire,
     fire_all,
     large_object_owners,
-    log_offset,
     memberships,
     owners_in_schema,
     payload_runs,
@@ -273,10 +273,9 @@ def deploy_acme_and_plant(app: Deployment, state: str) -> None:
         app.up()
 
 
-def require_log(pg) -> Path:
-    if pg.log_path is None:
-        pytest.skip("the server's log is not readable here; whether and as whom tenant code ran is read from it")
-    return pg.log_path
+def require_log(pg) -> ServerLog:
+    """Whether and as whom tenant code ran is read from the log: unreadable fails the test."""
+    return ServerLog.of(pg)
 
 
 @pytest.mark.parametrize("state", list(RETAINING))
@@ -284,7 +283,7 @@ def test_admin_analyze_runs_tenant_index_code_as_the_tenant(app, state):
     """ANALYZE evaluates index expressions: PostgreSQL runs them as the table's owner."""
     deploy_acme_and_plant(app, state)
     log = require_log(app.pg)
-    offset = log_offset(log)
+    offset = log.size()
     with app.pg.admin_connect("app") as admin:
         admin.execute("ANALYZE acme.expression_index_table")
         admin.execute("VACUUM ANALYZE acme.expression_index_table")
@@ -321,7 +320,7 @@ def test_autovacuum_runs_tenant_index_code_as_the_tenant(app, fast_autovacuum, s
     if state == "offboarded":
         app.write([offboarded(ACME), GLOBEX])
         app.up()
-    offset = log_offset(log)
+    offset = log.size()
     with app.pg.admin_connect("app") as admin:
         # A storage parameter: no tenant code runs. Rows inserted by the tenant are pending.
         admin.execute("ALTER TABLE acme.expression_index_table SET (autovacuum_enabled = true)")
@@ -375,7 +374,8 @@ def test_pg_dump_of_the_tenant_schema_as_the_admin_runs_no_tenant_code(app, stat
     """The documented way to read a retained tenant's data as the admin."""
     deploy_acme_and_plant(app, state)
     pg_dump, env = pg_dump_for(app.pg.major)
-    offset = log_offset(app.pg.log_path)
+    log = require_log(app.pg)
+    offset = log.size()
     env = {**env, "PGPASSWORD": app.pg.admin_password}
     dump = subprocess.run(
         [pg_dump, "-h", app.pg.host, "-p", str(app.pg.port), "-U", app.pg.admin_user, "-d", "app", "--schema=acme", "--no-password"],
@@ -383,7 +383,7 @@ def test_pg_dump_of_the_tenant_schema_as_the_admin_runs_no_tenant_code(app, stat
     )  # fmt: skip
     assert dump.returncode == 0, dump.stderr
     assert "COPY acme.cast_table (m) FROM stdin;\ncalm\n" in dump.stdout  # it did read the tenant's rows
-    assert payload_runs(app.pg.log_path, offset) == []
+    assert payload_runs(log, offset) == []
     assert_nothing_gained(app, {"acme": ("acme",), "globex": ("globex",)}, set())
 
 

@@ -12,18 +12,15 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from google.protobuf import struct_pb2
+from pulumi.runtime import proto
+# pulumi-policy is a dev requirement (requirements-dev.txt): missing, this module fails to import.
+from pulumi_policy import EnforcementLevel, Secret
+from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
+from pulumi_policy.policy import _PolicyAnalyzerServicer
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
-# Until requirements-dev.txt lists pulumi-policy, say so (pytest -ra shows it) instead of failing to collect.
-pytest.importorskip("pulumi_policy", reason="pulumi-policy is not installed (policy/requirements.txt)")
-
-from google.protobuf import struct_pb2  # noqa: E402
-from pulumi.runtime import proto  # noqa: E402
-from pulumi_policy import EnforcementLevel, Secret  # noqa: E402
-from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY  # noqa: E402
-from pulumi_policy.policy import _PolicyAnalyzerServicer  # noqa: E402
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy  # noqa: E402
-
-from pg_tenants.credentials.scram import scram_sha256_verifier  # noqa: E402
+from pg_tenants.credentials.scram import scram_sha256_verifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "policy"))
 import keep_secrets  # noqa: E402

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -23,6 +22,7 @@ from tests.support import engine_plan
 from tests.support.engine_plan import AppliedState
 from tests.support.program_run import ProgramRun, run_program
 from tests.support.provider_double import ProviderDouble
+from tests.support.server_log import ServerLog
 from tests.support.stack import StackConfig, write_tenant_file
 
 
@@ -223,18 +223,19 @@ def login_refusal(pg: RunningPostgres, formats: Mapping[str, Any], **overrides: 
     """Log in with the tenant's URI: None if it works, else the SQLSTATE the server logged.
 
     libpq gives no SQLSTATE for a refused connection, so it is read from the server's log,
-    whose line prefix carries `user@database SQLSTATE` (see tests/postgres/conftest.py).
+    whose line prefix carries `user@database SQLSTATE` (SERVER_SETTINGS). A log that cannot be
+    read fails the test (`ServerLogUnreadable`): a refusal is never taken on trust.
     """
     params = conninfo_to_dict(formats["uri"]) | overrides
+    log = ServerLog.of(pg)
+    offset = log.size()
     try:
         psycopg.connect(**params).close()
     except psycopg.OperationalError:
         pass
     else:
         return None
-    if pg.log_path is None:
-        pytest.skip("the server's log is not readable here; a refused login's SQLSTATE is read from it")
     marker = f" {params['user']}@{params['dbname']} "
-    lines = [line for line in pg.log_path.read_text(errors="replace").splitlines() if marker in line and "FATAL:" in line]
+    lines = [line for line in log.since(offset).splitlines() if marker in line and "FATAL:" in line]
     assert lines, f"no FATAL line for {marker.strip()} in the server log"
     return lines[-1].split(marker, 1)[1].split()[0]

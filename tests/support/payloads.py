@@ -20,10 +20,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 from psycopg import sql
+
+from tests.support.server_log import ServerLog
 
 # The kinds of tenant code, each planted and fired on its own.
 KINDS: tuple[str, ...] = (
@@ -236,18 +237,9 @@ def fire_all(conn: psycopg.Connection, schema: str) -> None:
         fire(conn, schema, kind)
 
 
-def payload_runs(log_path: Path | None, offset: int) -> list[tuple[str, str, str]]:
+def payload_runs(log: ServerLog, offset: int) -> list[tuple[str, str, str]]:
     """(kind, current_user, session_user) of every payload run logged after `offset` bytes."""
-    if log_path is None:
-        return []
-    with log_path.open("rb") as log:
-        log.seek(offset)
-        text = log.read().decode(errors="replace")
-    return [m.groups() for m in _LOG_LINE.finditer(text)]
-
-
-def log_offset(log_path: Path | None) -> int:
-    return log_path.stat().st_size if log_path is not None else 0
+    return [m.groups() for m in _LOG_LINE.finditer(log.since(offset))]
 
 
 # ----------------------------------------------------------------------- catalog evidence
