@@ -108,6 +108,7 @@ def test_turning_hardening_off_gives_back_exactly_what_it_took(deployment):
     assert records(deployment) == {}
 
 
+@pytest.mark.provider_double_only("reads the double's statement log")
 def test_off_forgets_the_grants_to_public_without_running_their_revoke(deployment):
     deployment.write([ACME])
     deployment.up()
@@ -290,6 +291,7 @@ def test_the_previous_program_hardened_with_grants_that_keep_their_names(upgrade
     assert [s for s in deployment.last_plan.deletes if s.type == GRANT] == []
 
 
+@pytest.mark.provider_double_only("reads the double's statement log")
 def test_the_upgrade_leaves_public_exactly_as_the_previous_program_did_usage_included(upgraded):
     deployment, _, previous = upgraded
     assert everywhere(deployment.pg, "app") == previous

@@ -59,13 +59,13 @@ def as_superuser(deployment: Deployment, *statements: str | sql.Composable, data
 
 
 @pytest.fixture
-def rds_like(pg_server, admin_profile, tmp_path):
+def rds_like(pg_server, admin_profile, new_deployment, tmp_path):
     """The managed admin with createrole_self_grant '' (PostgreSQL's default): on 16+ it holds only
     the ADMIN option on the roles it creates, on 15 and older no membership at all."""
     try:
         admin = prepare_admin(pg_server, MANAGED, self_grant="")
         create_tenant_database(pg_server, admin, "app")
-        yield Deployment(pg_server, stack_for(admin, tmp_path / "tenants", "app", profile=MANAGED))
+        yield new_deployment(pg_server, stack_for(admin, tmp_path / "tenants", "app", profile=MANAGED))
     finally:
         reset_server(pg_server)
 

@@ -18,7 +18,6 @@ from psycopg import sql
 
 from tests.support.deployment import (
     ADMIN_PROFILES,
-    Deployment,
     connect_as,
     create_tenant_database,
     login_refusal,
@@ -47,14 +46,14 @@ INSUFFICIENT_PRIVILEGE = "42501"
 
 
 @pytest.fixture(scope="module")
-def fleet(pg_server, admin_profile, tmp_path_factory):
+def fleet(pg_server, admin_profile, new_deployment, tmp_path_factory):
     admin = prepare_admin(pg_server, admin_profile)
     try:
         create_tenant_database(pg_server, admin, "app")
         stack = stack_for(admin, tmp_path_factory.mktemp("fleet") / "tenants", "app", profile=admin_profile)
         # An admin-provided password full of characters every format must escape.
         stack.secrets["initechPassword"] = "".join(secrets.choice(string.punctuation + "aZ9") for _ in range(32))
-        deployment = Deployment(pg_server, stack)
+        deployment = new_deployment(pg_server, stack)
         deployment.write(FLEET)
         deployment.up(parallelism=10)
         with stack_admin(deployment).admin_connect("app") as conn:

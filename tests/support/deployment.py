@@ -143,15 +143,19 @@ class Deployment:
     def write(self, tenants: list[Mapping[str, Any]]) -> None:
         write_tenant_file(self.stack.tenants_dir, "tenants.yaml", tenants)
 
-    def up(self, parallelism: int = 10, *, skip_preview: bool = False, refresh: bool = False) -> ProgramRun:
+    def up(self, parallelism: int = 10, *, skip_preview: bool = False, refresh: bool = False,
+           program_dir: Path | None = None, extra_settings: Mapping[str, Any] | None = None) -> ProgramRun:
         """`pulumi up`: by default the preview runs first, and its errors stop everything.
 
         Without `refresh` the plan starts from the stored state, so changes made by hand are
         not seen; `refresh=True` is `pulumi up --refresh`: every resource is read back first
         (kept only if the deployment goes ahead: a failed preview persists nothing). A failed
-        apply leaves in `state` what the engine would have recorded."""
-        values, secret_keys = self.stack.as_pulumi_config()
-        run = run_program(values, secret_keys, deterministic=False, prior=self.state.resources)
+        apply leaves in `state` what the engine would have recorded. `program_dir` runs
+        another program (e.g. tests/fixtures/previous_model) as this stack's, with
+        `extra_settings` (short keys) added to the stack config."""
+        stack = replace(self.stack, settings={**self.stack.settings, **(extra_settings or {})})
+        values, secret_keys = stack.as_pulumi_config()
+        run = run_program(values, secret_keys, deterministic=False, prior=self.state.resources, program_dir=program_dir)
         if run.error is not None:
             raise run.error
         start = self.state
