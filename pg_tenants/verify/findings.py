@@ -46,6 +46,7 @@ class Code(str, Enum):
     LARGE_OBJECTS_OWNED = "large_objects_owned"  # a login slot owns large objects
     # Database hardening (subject is a database, not a tenant).
     PUBLIC_CONNECT = "public_connect"
+    PUBLIC_CONNECT_OWNER_ONLY = "public_connect_owner_only"  # ... on a database whose owner's privileges the admin lacks
     PUBLIC_TEMP = "public_temp"
     PUBLIC_CREATE_ON_PUBLIC_SCHEMA = "public_create_on_public_schema"
     # Hands-on: what the tenant experienced after logging in.
@@ -111,6 +112,12 @@ FIXES: dict[Code, str] = {
                          "hardenDatabases on, the refresh reads the Grant to PUBLIC back and the update revokes it again). Any "
                          "other database of the server is not hardened by the program: add it to protectedDatabases and run "
                          "`pulumi up`, or REVOKE CONNECT, TEMPORARY ON DATABASE ... FROM PUBLIC by hand.",
+    Code.PUBLIC_CONNECT_OWNER_ONLY: "Neither `pulumi up` nor the admin can revoke it: only the database's owner or a superuser can (on a "
+                                    "managed service, template1 belongs to the service's own superuser), so have them run REVOKE "
+                                    "CONNECT, TEMPORARY ON DATABASE ... FROM PUBLIC, or make the database the admin's. Until then "
+                                    "a tenant can connect there but reaches no tenant's data; on PostgreSQL 14 and older it can "
+                                    "also create objects in its schema public, which CREATE DATABASE copies from template1: "
+                                    "create tenant databases WITH TEMPLATE template0.",
     Code.PUBLIC_TEMP: "Run `pulumi up --refresh` (with hardenDatabases on, it revokes it again), or REVOKE TEMPORARY ON DATABASE ... FROM "
                       "PUBLIC by hand.",
     Code.PUBLIC_CREATE_ON_PUBLIC_SCHEMA: "Run `pulumi up --refresh` (with hardenDatabases on, it revokes it again), or REVOKE CREATE ON SCHEMA "

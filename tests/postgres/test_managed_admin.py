@@ -151,6 +151,21 @@ def test_template1_cannot_be_protected_by_a_managed_admin(deployment):
     assert login_refusal(deployment.pg, credentials, dbname="template1") is None  # what cannot be done here
 
 
+def test_verify_says_only_template1s_owner_can_close_it_and_passes_once_the_owner_did(deployment, tmp_path, monkeypatch):
+    deployment.write([ACME])
+    deployment.up()
+    report = run_verify(deployment, tmp_path, monkeypatch)  # as the managed admin, as in a pipeline
+    assert [(f["subject"], f["code"]) for f in report["database_findings"]] == [("database template1", "public_connect_owner_only")]
+    finding = report["database_findings"][0]
+    assert f"only its owner {deployment.pg.admin_user} can revoke that (the admin tenants_admin" in finding["message"]
+    assert "REVOKE CONNECT, TEMPORARY ON DATABASE ... FROM PUBLIC" in finding["fix"] and "TEMPLATE template0" in finding["fix"]
+    assert all(not t["findings"] for t in report["tenants"])
+    as_superuser(deployment, "REVOKE CONNECT ON DATABASE template1 FROM PUBLIC")  # the fix, run by the owner
+    report = run_verify(deployment, tmp_path, monkeypatch)
+    assert (report["database_findings"], report["verdict"]) == ([], "pass")
+    assert login_refusal(deployment.pg, deployment.connections["acme"], dbname="template1") == INSUFFICIENT_PRIVILEGE
+
+
 def test_a_public_schema_the_admin_cannot_harden_is_refused_and_the_fix_works(deployment):
     # Someone else owns `public` and lets PUBLIC create there (the default on 14 and older).
     as_superuser(deployment, "ALTER SCHEMA public OWNER TO CURRENT_USER", "GRANT CREATE ON SCHEMA public TO PUBLIC")

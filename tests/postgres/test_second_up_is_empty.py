@@ -28,7 +28,7 @@ from psycopg import sql
 from pg_tenants.identifiers import identifier_problem
 from pg_tenants.local.throwaway import pg_versions_under_test, running_postgres
 from pg_tenants.tenants.model import MAX_INT4, TenantEntry
-from tests.support.deployment import Deployment, create_database, reset_server, stack_for
+from tests.support.deployment import Deployment, create_database, reset_server, restore_public_on_builtin_databases, stack_for
 
 TIME_ZONE = "Europe/Berlin"
 DATABASES = ("app", "other")
@@ -175,8 +175,7 @@ def clean_server(pg: Any) -> None:
     with pg.admin_connect() as admin:
         for role in roles:
             admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
-        for database in (pg.admin_database, "template1"):
-            admin.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO PUBLIC").format(sql.Identifier(database)))
+        restore_public_on_builtin_databases(admin, pg)
 
 
 def prepare_adoptions(pg: Any, tenants: list[dict[str, Any]], adopted_roles: dict[str, bool]) -> None:

@@ -73,9 +73,10 @@ def findings(report: dict[str, Any]) -> list[tuple[str, str]]:
     return per_tenant + [(f["subject"], f["code"]) for f in report["database_findings"]]
 
 
-# A managed admin cannot take PUBLIC's CONNECT and TEMPORARY on template1 (the bootstrap
-# superuser's), so its stack does not protect it, and verify (which checks every database) says so.
-TEMPLATE1_OPEN = [("database template1", "public_connect"), ("database template1", "public_grant")]
+# A managed admin cannot take PUBLIC's CONNECT on template1 (the bootstrap superuser's; initdb
+# leaves PUBLIC CONNECT only), so its stack does not protect it, and verify (which checks every
+# database) says so, with the fix only the owner can run.
+TEMPLATE1_OPEN = [("database template1", "public_connect_owner_only")]
 
 
 def fleet_findings(report: dict[str, Any], profile: str) -> list[tuple[str, str]]:

@@ -209,8 +209,17 @@ def reset_server(pg: RunningPostgres) -> None:
         for role in roles:
             admin.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(role)))
             admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
-        for database in (pg.admin_database, "template1"):
-            admin.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO PUBLIC").format(sql.Identifier(database)))
+        restore_public_on_builtin_databases(admin, pg)
+
+
+def restore_public_on_builtin_databases(admin: psycopg.Connection, pg: RunningPostgres) -> None:
+    """PUBLIC's privileges on the admin database and template1 as initdb leaves them: CONNECT and
+    TEMPORARY on the first; CONNECT only on template1 (initdb.c make_template0: "REVOKE
+    CREATE,TEMPORARY ON DATABASE template1 FROM public"), so no test sees more than a new server."""
+    for database, privileges in ((pg.admin_database, "CONNECT, TEMPORARY"), ("template1", "CONNECT")):
+        name = sql.Identifier(database)
+        admin.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(name))
+        admin.execute(sql.SQL("GRANT {} ON DATABASE {} TO PUBLIC").format(sql.SQL(privileges), name))
 
 
 def create_database(pg: RunningPostgres, name: str) -> None:

@@ -153,6 +153,10 @@ class CliDeployment:
         self._write_project(program_dir)
         values, secret_keys = self.stack.as_pulumi_config()
         values |= {f"{NS}:{key}": value for key, value in extra_settings.items()}
-        (self.work_dir / f"Pulumi.{self.stack_name}.yaml").write_text(yaml.safe_dump(
-            {"config": {k: v for k, v in values.items() if k not in secret_keys}}, sort_keys=False))
-        self.engine_stack.set_all_config({k: auto.ConfigValue(str(values[k]), secret=True) for k in secret_keys})
+        stack_file = self.work_dir / f"Pulumi.{self.stack_name}.yaml"
+        # Only `config` is replaced: the file also holds the passphrase's `encryptionsalt`.
+        document = (yaml.safe_load(stack_file.read_text()) or {}) if stack_file.exists() else {}
+        document["config"] = {k: v for k, v in values.items() if k not in secret_keys}
+        stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+        if secret_keys:
+            self.engine_stack.set_all_config({k: auto.ConfigValue(str(values[k]), secret=True) for k in secret_keys})

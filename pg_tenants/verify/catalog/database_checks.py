@@ -50,7 +50,7 @@ def check_database(conn: psycopg.Connection, tenants: Sequence[Tenant], ctx: Adm
         for row in cur.execute(DEFAULT_ACL_SQL, params):
             findings.append(_default_acl_finding(row, by_name[row["tenant"]], datname))
         for row in cur.execute(PRIVILEGES_SQL, params):
-            finding = classify_grant(row, by_name, datname, tenant_databases)
+            finding = classify_grant(row, by_name, datname, tenant_databases, ctx.admin_role)
             if finding is not None:
                 findings.append(finding)
         for row in cur.execute(OWNERSHIP_SQL, params):

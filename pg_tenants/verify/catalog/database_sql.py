@@ -90,10 +90,15 @@ entries AS (
      WHERE acl.grantee <> acl.owner
 )
 SELECT a.tenant, CASE WHEN a.via IS NULL THEN NULL ELSE pg_get_userbyid(a.via) END AS via,
-       e.kind, e.object, e.nspname, e.datname, e.object_tenant, e.privilege, e.grantable
+       e.kind, e.object, e.nspname, e.datname, e.object_tenant, e.privilege, e.grantable,
+       NULL AS owner_name, NULL AS admin_acts_as_owner
   FROM entries e JOIN acts_as a ON a.roleid = e.grantee
 UNION ALL
-SELECT NULL, NULL, e.kind, e.object, e.nspname, e.datname, e.object_tenant, e.privilege, e.grantable
+-- whether the admin may revoke PUBLIC's privilege: only the owner, a role with its privileges
+-- or a superuser can (a REVOKE by anyone else is a WARNING that changes nothing)
+SELECT NULL, NULL, e.kind, e.object, e.nspname, e.datname, e.object_tenant, e.privilege, e.grantable,
+       pg_get_userbyid(e.owner),
+       coalesce((SELECT pg_has_role(r.oid, e.owner, 'USAGE') FROM pg_roles r WHERE r.rolname = %(admin)s), false)
   FROM entries e WHERE e.grantee = 0
 """
 )

@@ -9,7 +9,7 @@ from ..fleet import Tenant
 
 
 def classify_grant(row: dict, by_name: dict[str, Tenant], datname: str,
-                   tenant_databases: Collection[str]) -> Finding | None:
+                   tenant_databases: Collection[str], admin_role: str) -> Finding | None:
     """Decide whether one ACL entry (reaching a tenant, or PUBLIC) weakens isolation."""
     kind, obj, privilege = row["kind"], row["object"], row["privilege"]
     object_tenant = row["object_tenant"]
@@ -17,6 +17,10 @@ def classify_grant(row: dict, by_name: dict[str, Tenant], datname: str,
     if row["tenant"] is None:  # PUBLIC
         if kind == "database":
             target = database_subject(row["datname"])
+            if privilege == "CONNECT" and not row["admin_acts_as_owner"]:
+                return Finding(target, Code.PUBLIC_CONNECT_OWNER_ONLY, row["datname"],
+                               f"PUBLIC has CONNECT on {obj}: every tenant can connect to it, and only its owner "
+                               f"{row['owner_name']} can revoke that (the admin {admin_role} neither is nor acts as it)")
             if privilege == "CONNECT":
                 return Finding(target, Code.PUBLIC_CONNECT, row["datname"],
                                f"PUBLIC has CONNECT on {obj}: every tenant can connect to it")
