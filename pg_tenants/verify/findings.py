@@ -112,7 +112,7 @@ FIXES: dict[Code, str] = {
                          "hardenDatabases on, the refresh reads the Grant to PUBLIC back and the update revokes it again). Any "
                          "other database of the server is not hardened by the program: add it to protectedDatabases and run "
                          "`pulumi up`, or REVOKE CONNECT, TEMPORARY ON DATABASE ... FROM PUBLIC by hand.",
-    Code.PUBLIC_CONNECT_OWNER_ONLY: "Neither `pulumi up` nor the admin can revoke it: only the database's owner or a superuser can (on a "
+    Code.PUBLIC_CONNECT_OWNER_ONLY: "Neither the program nor its admin can revoke it: only the database's owner or a superuser can (on a "
                                     "managed service, template1 belongs to the service's own superuser), so have them run REVOKE "
                                     "CONNECT, TEMPORARY ON DATABASE ... FROM PUBLIC, or make the database the admin's. Until then "
                                     "a tenant can connect there but reaches no tenant's data; on PostgreSQL 14 and older it can "
