@@ -30,6 +30,7 @@ MIRRORED: dict[str, str] = {
     "tests.postgres.test_managed_admin": "tests.engine.test_engine_managed_admin",
     "tests.postgres.test_drift_repair": "tests.engine.test_engine_drift_repair",
     "tests.postgres.test_verify_on_deployed_fleets": "tests.engine.test_engine_verify_on_deployed_fleets",
+    "tests.postgres.test_admin_password_rotation": "tests.engine.test_engine_admin_password_rotation",
 }
 
 # PostgreSQL-tier modules the engine tier does not run, and why.
@@ -41,6 +42,10 @@ NOT_MIRRORED: dict[str, str] = {
     "tests.postgres.test_upgrade_from_previous_model": "records the double's statements and its apply timeline",
     "tests.postgres.test_moves": "asserts that a refused move leaves the double's state object untouched, and "
                                  "deploys the previous model through the double; to mirror once both use the Deployment API",
+    "tests.postgres.test_shard_move": "two stacks on one database, the state move done on the double's states; the "
+                                      "engine tier's test_engine_state_move.py runs the real `pulumi state move`",
+    "tests.postgres.test_tls": "a TLS server of its own, deployed with `Deployment(...)`; to mirror once it uses "
+                               "`new_deployment`",
     "tests.postgres.test_local_postgres": "the server launcher: no deployment",
     "tests.postgres.test_server_log": "the server log reader: no deployment",
     "tests.postgres.test_quickstart": "the quick start's own script: no stack of the tests",
