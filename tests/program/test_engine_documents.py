@@ -166,6 +166,8 @@ def test_an_error_on_a_resource_without_a_failed_step_is_the_engines():
                                 AppliedState(), "fallback")  # fmt: skip
     assert isinstance(error, EngineError)
     assert "protected" in str(error) and "preview failed" not in str(error)
+    in_preview = failure_from_events([diagnostic(message, urn(ROLE, "acme-role"))], AppliedState(), "fallback", preview=True)
+    assert str(in_preview).startswith("preview failed: resource ")  # as Deployment.up words the preview's refusal
 
 
 def test_a_failed_provider_operation_is_an_apply_error_with_its_cause_and_the_state_after():

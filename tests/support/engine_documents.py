@@ -148,7 +148,7 @@ def error_messages(events: Iterable[EngineEvent]) -> list[tuple[str, str]]:
             for e in events if e.diagnostic_event is not None and e.diagnostic_event.severity == "error"]
 
 
-def failure_from_events(events: list[EngineEvent], state: AppliedState, fallback: str) -> Exception:
+def failure_from_events(events: list[EngineEvent], state: AppliedState, fallback: str, *, preview: bool = False) -> Exception:
     """The exception `Deployment` would raise for a failed preview/up/destroy/refresh.
 
     A step that failed (`ResOpFailedEvent`) is an `ApplyError` whose cause is the error
@@ -156,7 +156,8 @@ def failure_from_events(events: list[EngineEvent], state: AppliedState, fallback
     refusal (`EngineError`, e.g. a protected resource in the preview); an error only on the
     stack (or on nothing) is the program's own (`pulumi.RunError`, what the Python language
     host reports for an unhandled RunError). `fallback` (the command's output) is used when
-    the events carry no error.
+    the events carry no error. The engine's refusal in a `preview` reads "preview failed: …",
+    as `Deployment.up` words it (the CLI reports "preview failed" on the stack beside it).
     """
     errors = error_messages(events)
     by_urn: dict[str, list[str]] = {}
@@ -171,7 +172,7 @@ def failure_from_events(events: list[EngineEvent], state: AppliedState, fallback
         return ApplyError(failures, state)
     on_resources = [message for urn, message in errors if urn and not _is_stack(urn)]
     if on_resources:
-        return EngineError("\n".join(on_resources))
+        return EngineError(("preview failed: " if preview else "") + "\n".join(on_resources))
     return pulumi.RunError("\n".join(message for _, message in errors) or fallback)
 
 

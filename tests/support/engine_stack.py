@@ -87,7 +87,7 @@ class CliDeployment:
         self._configure(program_dir, extra_settings or {})
         if not skip_preview:
             self.last_plan = self._run(lambda on_event: self.engine_stack.preview(
-                parallel=parallelism, refresh=refresh, diff=True, on_event=on_event, on_output=_ignore))
+                parallel=parallelism, refresh=refresh, diff=True, on_event=on_event, on_output=_ignore), preview=True)
         self.last_plan, result = self._run(lambda on_event: self.engine_stack.up(
             parallel=parallelism, refresh=refresh, on_event=on_event, on_output=_ignore), keep_result=True)
         outputs = {key: StackOutput(out.value, out.secret) for key, out in result.outputs.items()}
@@ -97,7 +97,7 @@ class CliDeployment:
     def preview_expects_no_changes(self) -> Plan:
         self._configure(None, {})
         return self._run(lambda on_event: self.engine_stack.preview(
-            expect_no_changes=True, diff=True, on_event=on_event, on_output=_ignore))
+            expect_no_changes=True, diff=True, on_event=on_event, on_output=_ignore), preview=True)
 
     def refresh(self, parallelism: int = 10) -> AppliedState:
         """`pulumi refresh`: read every resource back and store what was read."""
@@ -125,14 +125,15 @@ class CliDeployment:
 
     # ------------------------------------------------------------------ the CLI
 
-    def _run(self, command: Callable[[Callable[[auto.EngineEvent], None]], Any], *, keep_result: bool = False) -> Any:
+    def _run(self, command: Callable[[Callable[[auto.EngineEvent], None]], Any], *, keep_result: bool = False,
+             preview: bool = False) -> Any:
         """Run one CLI command, collecting its engine events: their plan (and the command's
         result), or the exception `Deployment` would raise."""
         events: list[auto.EngineEvent] = []
         try:
             result = command(events.append)
         except auto.CommandError as error:
-            raise failure_from_events(events, self.state, str(error)) from error
+            raise failure_from_events(events, self.state, str(error), preview=preview) from error
         plan = plan_from_events(events)
         return (plan, result) if keep_result else plan
 

@@ -40,8 +40,10 @@ NOT_MIRRORED: dict[str, str] = {
     "tests.postgres.test_second_up_is_empty": "a property test of the double's read-back model (20 programs per major); "
                                               "the engine tier's test_a_second_preview_shows_no_changes asks the real engine",
     "tests.postgres.test_upgrade_from_previous_model": "records the double's statements and its apply timeline",
-    "tests.postgres.test_moves": "asserts that a refused move leaves the double's state object untouched, and "
-                                 "deploys the previous model through the double; to mirror once both use the Deployment API",
+    "tests.postgres.test_moves": "asserts that a refused move leaves the double's state object untouched (`is`), "
+                                 "matches URNs quoted as the double quotes them ('…'; the engine uses %q, \"…\") and "
+                                 "deploys the previous model through the double; to mirror once it uses "
+                                 "fixtures.previous_model.deploy_previous_model and compares by value",
     "tests.postgres.test_shard_move": "two stacks on one database, the state move done on the double's states; the "
                                       "engine tier's test_engine_state_move.py runs the real `pulumi state move`",
     "tests.postgres.test_tls": "a TLS server of its own, deployed with `Deployment(...)`; to mirror once it uses "
