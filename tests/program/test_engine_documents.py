@@ -185,3 +185,57 @@ def test_a_failure_without_error_events_keeps_the_commands_output():
     error = failure_from_events([diagnostic("just a warning", STACK_URN, severity="warning")], AppliedState(),
                                 "code: 255\n stderr: error: could not load plugin")  # fmt: skip
     assert isinstance(error, pulumi.RunError) and "could not load plugin" in str(error)
+
+
+# ----------------------------------------------------------------------------- the stack config CliDeployment writes
+
+
+class RecordingStack:
+    """Stands in for the Automation API's Stack: records the secrets set through the CLI."""
+
+    def __init__(self) -> None:
+        self.secrets: list[dict[str, tuple[str, bool]]] = []
+
+    def set_all_config(self, config) -> None:
+        self.secrets.append({key: (value.value, value.secret) for key, value in config.items()})
+
+
+@pytest.fixture
+def cli_deployment(tmp_path):
+    """A CliDeployment's configuration step, without the CLI (its constructor needs one)."""
+    from tests.support.engine_stack import CliDeployment
+    from tests.support.stack import one_server_stack
+
+    deployment = CliDeployment.__new__(CliDeployment)
+    deployment.pg, deployment.work_dir, deployment.stack_name = None, tmp_path, "engine"
+    deployment.stack = one_server_stack(tmp_path / "tenants", admin_password="admin-secret")
+    deployment.engine_stack = RecordingStack()
+    (tmp_path / "Pulumi.engine.yaml").write_text("encryptionsalt: v1:salt\nconfig:\n  pg-tenants:stale: 1\n")
+    return deployment
+
+
+def test_each_command_writes_the_whole_config_and_keeps_the_passphrase_salt(cli_deployment):
+    import yaml
+
+    cli_deployment._configure(None, {})
+    document = yaml.safe_load((cli_deployment.work_dir / "Pulumi.engine.yaml").read_text())
+    assert document["encryptionsalt"] == "v1:salt"
+    assert set(document["config"]) == {"pg-tenants:servers", "pg-tenants:tenantsDir", "pg-tenants:checkExistingSchemas"}
+    assert document["config"]["pg-tenants:servers"]["main"]["databases"] == ["app"]  # structured, not a string
+    assert "admin-secret" not in (cli_deployment.work_dir / "Pulumi.engine.yaml").read_text()
+    assert cli_deployment.engine_stack.secrets == [{"pg-tenants:mainAdminPassword": ("admin-secret", True)}]
+    assert "main" not in yaml.safe_load((cli_deployment.work_dir / "Pulumi.yaml").read_text())
+
+
+def test_another_program_runs_as_the_projects_main_with_its_extra_settings(cli_deployment):
+    import yaml
+
+    from tests.fixtures.previous_model import PREVIOUS_SETTINGS, PROGRAM_DIR
+
+    cli_deployment._configure(PROGRAM_DIR, PREVIOUS_SETTINGS)
+    project = yaml.safe_load((cli_deployment.work_dir / "Pulumi.yaml").read_text())
+    assert (cli_deployment.work_dir / project["main"]).resolve() == PROGRAM_DIR
+    config = yaml.safe_load((cli_deployment.work_dir / "Pulumi.engine.yaml").read_text())["config"]
+    assert config["pg-tenants:defaultConnectionLimit"] == -1
+    cli_deployment._configure(None, {})  # the next command runs the project's own program again
+    assert "main" not in yaml.safe_load((cli_deployment.work_dir / "Pulumi.yaml").read_text())
