@@ -14,6 +14,7 @@ from pg_tenants.admin_sql import (
     PublicPrivilegeRecordProvider,
     RoleTempFileLimitProvider,
 )
+from pg_tenants.readonly_sql import ReadOnlyDefaultProvider
 from pg_tenants.stack_config import ServerSettings
 
 
@@ -64,3 +65,11 @@ class LoginHandover(Resource):
     def __init__(self, name: str, connection: dict[str, pulumi.Input[object]], slots: Sequence[pulumi.Input[str]],
                  owner: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> None:  # fmt: skip
         super().__init__(LoginHandoverProvider(), name, {**connection, "slots": list(slots), "owner": owner}, opts)
+
+
+class ReadOnlyDefault(Resource):
+    """`default_transaction_read_only = on` for a read-only login (pg_tenants.readonly_sql)."""
+
+    def __init__(self, name: str, connection: dict[str, pulumi.Input[object]], role: pulumi.Input[str],
+                 opts: pulumi.ResourceOptions | None = None) -> None:  # fmt: skip
+        super().__init__(ReadOnlyDefaultProvider(), name, {**connection, "role": role}, opts)

@@ -20,7 +20,7 @@ from pg_tenants.tenants.model import Tenant
 
 @dataclass(frozen=True)
 class FleetOutputs:
-    tenants: dict[str, dict[str, str]]
+    tenants: dict[str, dict[str, object]]
     connections: pulumi.Output[dict[str, dict[str, object]]]
 
 
@@ -126,7 +126,9 @@ def declare_fleet(program_input: ProgramInput) -> FleetOutputs:
     return FleetOutputs(
         tenants={
             t.name: {"schema": t.schema, "username": t.username, "server": t.server, "database": t.database,
-                     "state": t.state, "on_remove": t.on_remove}
+                     "state": t.state, "on_remove": t.on_remove,
+                     # Whether `connections.<name>.readonly` exists: never once offboarded.
+                     "readonly_login": t.readonly_role is not None}
             for t in tenants
         },
         # Offboarded tenants have no credentials.

@@ -24,6 +24,7 @@ from pg_tenants.credentials.scram import SALT_BYTES, scram_sha256_verifier
 from pg_tenants.stack_config import ServerSettings
 from pg_tenants.tenants.model import Tenant
 from components.admin_sql import LoginHandover, OwnedObjectsPurge, PasswordRemoval, RoleTempFileLimit
+from components.readonly_login import readonly_privileges
 from pg_tenants.tenant_privileges import DATABASE_PRIVILEGES, SCHEMA_PRIVILEGES
 
 PASSWORD_LENGTH = 32
@@ -61,7 +62,13 @@ class TenantArgs:
 class _Login:
     role: postgresql.Role
     password: pulumi.Output[str]
-    suffix: str  # of its resources' names: "" for a tenant without login slots, "-a"/"-b" for slots
+    suffix: str  # of its resources' names: "" for a tenant without login slots, "-a"/"-b" for slots, "-ro"
+
+
+@dataclass(frozen=True)
+class _ReadOnly:
+    login: _Login
+    resources: list[pulumi.Resource]  # its role first
 
 
 class TenantResources(pulumi.ComponentResource):
@@ -104,22 +111,28 @@ class TenantResources(pulumi.ComponentResource):
             # goes to the owner, then their DROP ROLE can succeed.
             name, opts = self._child("login-handover", depends_on=children[3:])
             children.append(LoginHandover(name, args.admin_connection, [slot.name for slot in slots], owner.name, opts=opts))
+        readonly = self._readonly_login(owner, schema, after=list(children)) if tenant.readonly_role is not None else None
+        if readonly is not None:
+            children += readonly.resources
         if logins and tenant.temp_file_limit >= 0:
             name, opts = self._child("temp-file-limit")
             # In slot order, so a rotation (which swaps current and previous) changes nothing here.
             roles = [login.role.name for login in sorted(logins, key=lambda login: login.suffix)]
+            roles += [readonly.login.role.name] if readonly is not None else []
             children.append(RoleTempFileLimit(name, args.admin_connection, roles, tenant.temp_file_limit, opts=opts))
         if tenant.on_remove == "purge":
-            self._purge([owner.name, *(slot.name for slot in slots)], children)
+            readonly_roles = [readonly.login.role.name] if readonly is not None else []
+            self._purge([owner.name, *(slot.name for slot in slots), *readonly_roles], children)
 
         self.connection_formats = None
         if logins:
             current, previous = logins[0], (logins[1] if len(logins) > 1 else None)
             previous_formats = self._formats(previous) if previous is not None else None
+            readonly_formats = self._formats(readonly.login) if readonly is not None else None
             # Ready only once the schema exists (the roles' formats wait for the roles).
             self.connection_formats = pulumi.Output.secret(
-                pulumi.Output.all(schema.id, self._formats(current), previous_formats).apply(
-                    lambda values: _with_previous(values[1], values[2])
+                pulumi.Output.all(schema.id, self._formats(current), previous_formats, readonly_formats).apply(
+                    lambda values: _with_readonly(_with_previous(values[1], values[2]), values[3])
                 )
             )
         # onRemove lets the policy pack allow drop_cascade for a tenant marked for purge.
@@ -202,9 +215,10 @@ class TenantResources(pulumi.ComponentResource):
         protect: bool = False,
         retain_on_delete: bool = False,
         after: Sequence[pulumi.Resource] = (),
+        adopted: bool = True,
     ) -> postgresql.Role:
         tenant = self._args.tenant
-        adopt = {"import_": role_name, "ignore_changes": ADOPTED_ROLE_IGNORES} if self._args.import_role else {}
+        adopt = {"import_": role_name, "ignore_changes": ADOPTED_ROLE_IGNORES} if self._args.import_role and adopted else {}
         name, opts = self._child(suffix, protect=protect, retain_on_delete=retain_on_delete,
                                  replacement_trigger=self._placement(), depends_on=list(after), **adopt)
         verifier = None
@@ -269,9 +283,32 @@ class TenantResources(pulumi.ComponentResource):
         )
         return _Login(role, password, f"-{slot}")
 
+    def _readonly_login(self, owner: postgresql.Role, schema: postgresql.Schema,
+                        after: Sequence[pulumi.Resource]) -> _ReadOnly:
+        """`<username>_ro`: its own generated password, NOINHERIT, a member of nothing; what it
+        holds is in components.readonly_login. After every other login resource (`after`): see there."""
+        tenant, args = self._args.tenant, self._args
+        assert tenant.readonly_role is not None
+        # Always generated (a provided password_secret is the tenant's own login's), rotated alone.
+        password = self._generated_password("-ro", str(tenant.readonly_rotation))
+        role = self._role("login-ro", tenant.readonly_role, login=tenant.state == "active", password=password,
+                          inherit=False, after=after, adopted=False)
+        login = _Login(role, password, "-ro")
+        privileges = readonly_privileges(self._child, tenant.database, owner, schema, role, args.admin_connection)
+        resources: list[pulumi.Resource] = [role, self._connect_grant(login), *privileges]
+        # Deleted first when the login goes (offboarding, readonly_login removed): what it made
+        # that needs no privilege (large objects, its own default privileges) goes to the owner,
+        # its privileges are revoked, then its DROP ROLE can succeed.
+        name, opts = self._child("login-handover-ro", depends_on=list(resources))
+        resources.append(LoginHandover(name, args.admin_connection, [role.name], owner.name, opts=opts))
+        return _ReadOnly(login, resources)
+
     def _password(self, slot: str, generation: str) -> pulumi.Output[str]:
         if self._args.provided_password is not None:
             return pulumi.Output.secret(self._args.provided_password)
+        return self._generated_password(slot, generation)
+
+    def _generated_password(self, slot: str, generation: str) -> pulumi.Output[str]:
         name, opts = self._child(f"password{slot}")
         generated = random.RandomPassword(
             name,
@@ -341,6 +378,11 @@ class TenantResources(pulumi.ComponentResource):
                 sslrootcert=server.tenant_sslrootcert,
             ).all_formats()
         )
+
+
+def _with_readonly(formats: dict[str, object], readonly: dict[str, object] | None) -> dict[str, object]:
+    """Tenants with `readonly_login` add `readonly`: the read-only login's credentials."""
+    return formats if readonly is None else {**formats, "readonly": readonly}
 
 
 def _with_previous(current: dict[str, object], previous: dict[str, object] | None) -> dict[str, object]:

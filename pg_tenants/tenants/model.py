@@ -18,6 +18,8 @@ TenantState = Literal["active", "suspended", "offboarded"]
 # PostgreSQL's integer settings (milliseconds, kilobytes) and CONNECTION LIMIT are int4.
 MAX_INT4 = 2**31 - 1
 
+READONLY_SUFFIX = "_ro"
+
 ConfigKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=128)]
 
 
@@ -78,6 +80,16 @@ class TenantEntry(BaseModel):
         description="Two login roles sharing one NOLOGIN owner role; each rotation replaces the older password "
         "only, so the previous credentials keep working until the next rotation.",
     )
+    readonly_login: bool = Field(
+        default=False,
+        description="A second login, <username>_ro, with its own generated password, that can SELECT every table and "
+        "view in the tenant's schema (tables created later included) and nothing else. Exported as "
+        "connections.<name>.readonly.",
+    )
+    readonly_rotation: int = Field(
+        default=0, ge=0, le=MAX_INT4,
+        description="Increase to give the read-only login a new generated password; the tenant's own logins keep theirs.",
+    )
     adopt: bool = Field(
         default=False,
         description="Import an existing role and schema of these names (keeping their data) instead of creating "
@@ -119,6 +131,8 @@ class Tenant:
     previous_names: tuple[str, ...]
     file: str
     line: int | None
+    readonly_login: bool = False
+    readonly_rotation: int = 0
 
     @property
     def login_roles(self) -> tuple[str, ...]:
@@ -128,6 +142,13 @@ class Tenant:
         if self.zero_downtime_rotation:
             return (f"{self.username}_a", f"{self.username}_b")
         return (self.username,)
+
+    @property
+    def readonly_role(self) -> str | None:
+        """The read-only login `<username>_ro`; none unless asked for, and none once offboarded."""
+        if not self.readonly_login or self.state == "offboarded":
+            return None
+        return f"{self.username}{READONLY_SUFFIX}"
 
 
 def valid_until_problem(value: str) -> str | None:

@@ -115,6 +115,8 @@ def resolve(located: LocatedEntry, settings: StackSettings) -> Tenant:
         on_remove=entry.on_remove,
         rotation=entry.rotation,
         zero_downtime_rotation=entry.zero_downtime_rotation,
+        readonly_login=entry.readonly_login,
+        readonly_rotation=entry.readonly_rotation,
         adopt=entry.adopt,
         previous_names=tuple(entry.previous_names),
         file=located.document.file,

@@ -14,7 +14,7 @@ from pg_tenants.problems import Problem
 from pg_tenants.shards.ownership import stack_owns
 from pg_tenants.stack_config import ConfigSource, StackSettings
 from pg_tenants.tenants.files import LocatedEntry
-from pg_tenants.tenants.model import valid_until_problem
+from pg_tenants.tenants.model import READONLY_SUFFIX, valid_until_problem
 from pg_tenants.tenants.placement import database_of, placement_problems, schema_of, server_of, username_of
 
 
@@ -36,6 +36,7 @@ def entry_problems(entries: list[LocatedEntry], settings: StackSettings | None, 
     problems += _duplicates(distinct, "username", username_of, lambda e: server_of(e, settings), scope="server")[0]
     problems += _duplicates(distinct, "schema", schema_of, lambda e: (server_of(e, settings), database_of(e, settings)), scope="database")[0]
     problems += _login_role_clashes(distinct, settings)
+    problems += _readonly_role_clashes(distinct, settings, admin_names)
     problems += _previous_name_clashes(entries)
     return problems
 
@@ -58,6 +59,33 @@ def _login_role_clashes(entries: list[LocatedEntry], settings: StackSettings | N
                         "give one of the two tenants another username",
                     )
                 )
+    return problems
+
+
+def _readonly_role_clashes(entries: list[LocatedEntry], settings: StackSettings | None,
+                           admin_names: frozenset[str]) -> list[Problem]:
+    """`<username>_ro` must be no other tenant's username or login slot, nor an admin, on its server."""
+    claimed: dict[tuple[str | None, str], LocatedEntry] = {}
+    for located in entries:
+        server, username = server_of(located.entry, settings), username_of(located.entry)
+        slots = ("_a", "_b") if located.entry.zero_downtime_rotation else ()
+        for role in (username, *(f"{username}{suffix}" for suffix in slots)):
+            claimed.setdefault((server, role), located)
+    problems = []
+    for located in entries:
+        if not located.entry.readonly_login:
+            continue
+        role = f"{username_of(located.entry)}{READONLY_SUFFIX}"
+        other = claimed.get((server_of(located.entry, settings), role))
+        if other is not None:
+            problems.append(located.problem(
+                "readonly_login",
+                f"its read-only login {role!r} is a role of tenant {other.entry.name!r} ({other.document.file}:{other.line()})",
+                "give one of the two tenants another username"))
+        elif role in admin_names:
+            problems.append(located.problem(
+                "readonly_login", f"its read-only login {role!r} is the name of a server's admin",
+                "give the tenant another username"))
     return problems
 
 
@@ -112,6 +140,7 @@ def _check_names(located: LocatedEntry, admin_names: frozenset[str]) -> list[Pro
                         "a schema or username cannot change in place",
                     )
                 )
+    problems += _readonly_problems(located)
     if entry.adopt and entry.zero_downtime_rotation:
         problems.append(
             located.problem(
@@ -123,6 +152,26 @@ def _check_names(located: LocatedEntry, admin_names: frozenset[str]) -> list[Pro
     expiry = valid_until_problem(entry.valid_until)
     if expiry:
         problems.append(located.problem("valid_until", expiry, "write 'infinity' or a timestamp like 2027-01-31T00:00:00+00:00"))
+    return problems
+
+
+def _readonly_problems(located: LocatedEntry) -> list[Problem]:
+    entry, problems = located.entry, []
+    if entry.readonly_rotation and not entry.readonly_login:
+        problems.append(located.problem(
+            "readonly_rotation", "readonly_rotation applies to the read-only login, which this tenant does not have",
+            "remove readonly_rotation, or add `readonly_login: true`"))
+    if not entry.readonly_login:
+        return problems
+    if len(username_of(entry).encode()) > MAX_IDENTIFIER_BYTES - len(READONLY_SUFFIX):
+        problems.append(located.problem(
+            "username" if entry.username else "name",
+            f"{username_of(entry)!r} leaves no room for the {READONLY_SUFFIX} suffix of the read-only login",
+            f"use a username of at most {MAX_IDENTIFIER_BYTES - len(READONLY_SUFFIX)} bytes"))
+    if entry.adopt:
+        problems.append(located.problem(
+            "adopt", "an adopted tenant cannot get a read-only login in the same change",
+            "adopt it first; once the import is applied and adopt is removed, turn on readonly_login"))
     return problems
 
 
