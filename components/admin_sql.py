@@ -42,8 +42,10 @@ class RoleTempFileLimit(Resource):
 
 class OwnedObjectsPurge(Resource):
     def __init__(self, name: str, connection: dict[str, pulumi.Input[object]], roles: Sequence[pulumi.Input[str]],
-                 opts: pulumi.ResourceOptions | None = None) -> None:  # fmt: skip
-        super().__init__(OwnedObjectsPurgeProvider(), name, {**connection, "roles": list(roles)}, opts)
+                 grantees: Sequence[pulumi.Input[str]] = (), opts: pulumi.ResourceOptions | None = None) -> None:  # fmt: skip
+        # `grantees` only when there are some: the inputs of every other purge stay as they were.
+        extra = {"grantees": list(grantees)} if grantees else {}
+        super().__init__(OwnedObjectsPurgeProvider(), name, {**connection, "roles": list(roles), **extra}, opts)
 
 
 class PasswordRemoval(Resource):

@@ -122,7 +122,7 @@ class TenantResources(pulumi.ComponentResource):
             children.append(RoleTempFileLimit(name, args.admin_connection, roles, tenant.temp_file_limit, opts=opts))
         if tenant.on_remove == "purge":
             readonly_roles = [readonly.login.role.name] if readonly is not None else []
-            self._purge([owner.name, *(slot.name for slot in slots), *readonly_roles], children)
+            self._purge([owner.name, *(slot.name for slot in slots)], readonly_roles, children)
 
         self.connection_formats = None
         if logins:
@@ -358,11 +358,12 @@ class TenantResources(pulumi.ComponentResource):
             opts=opts,
         )
 
-    def _purge(self, roles: list[pulumi.Output[str]], children: list[pulumi.Resource]) -> None:
+    def _purge(self, roles: list[pulumi.Output[str]], grantees: list[pulumi.Output[str]], children: list[pulumi.Resource]) -> None:
         # Depends on every other child, so removing the entry runs it first: DROP OWNED BY
         # then leaves nothing for the grants' revokes and the roles' DROP ROLE to trip on.
+        # The read-only login (a grantee of the owner's default privileges) is dropped first.
         name, opts = self._child("purge", depends_on=children)
-        OwnedObjectsPurge(name, self._args.admin_connection, roles, opts=opts)
+        OwnedObjectsPurge(name, self._args.admin_connection, roles, grantees, opts=opts)
 
     def _formats(self, login: _Login) -> pulumi.Output[dict[str, object]]:
         server, tenant = self._args.server, self._args.tenant

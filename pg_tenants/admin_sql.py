@@ -144,7 +144,12 @@ class LoginHandoverProvider(ResourceProvider):
 
 
 class OwnedObjectsPurgeProvider(ResourceProvider):
-    """Inputs: the connection keys and `roles` (the tenant's roles). Create does nothing."""
+    """Inputs: the connection keys, `roles` (the tenant's roles) and, for a tenant with a read-only
+    login, `grantees` (that login). Create does nothing.
+
+    A grantee goes first, in a statement of its own: one DROP OWNED naming both the owner of a
+    default-privileges entry and its grantee fails ("could not find tuple for default ACL").
+    """
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(id_=f"{props['dbname']}.{props['roles'][0]}", outs=props)
@@ -154,6 +159,11 @@ class OwnedObjectsPurgeProvider(ResourceProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         with connect(props) as conn:
+            for grantee in props.get("grantees") or []:
+                if _role_exists(conn, grantee):
+                    with conn.transaction(), privileges_of(conn, [grantee]):
+                        _lock_database(conn, props["dbname"])
+                        conn.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(grantee)))
             roles = [role for role in props["roles"] if _role_exists(conn, role)]
             if roles:
                 # Drops what they own in this database (their tables, functions, large objects)
