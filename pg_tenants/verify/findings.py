@@ -60,6 +60,14 @@ class Code(str, Enum):
     COULD_CREATE_DATABASE = "could_create_database"
     COULD_USE_OTHER_SCHEMA = "could_use_other_schema"
     PROBE_INCONCLUSIVE = "probe_inconclusive"
+    # The read-only login `<username>_ro` (catalogs and hands-on): SELECT in its schema, nothing else.
+    READONLY_CANNOT_READ = "readonly_cannot_read"  # detail: the relation
+    READONLY_DEFAULT_PRIVILEGES_MISSING = "readonly_default_privileges_missing"  # new tables would be unreadable
+    READONLY_CAN_WRITE = "readonly_can_write"  # detail: "<privilege> on <relation>"
+    READONLY_CAN_USE_SEQUENCE = "readonly_can_use_sequence"
+    READONLY_CAN_CREATE = "readonly_can_create"  # detail: where (its schema, temporary tables, the database)
+    READONLY_CAN_RUN_DEFINER = "readonly_can_run_definer"  # a SECURITY DEFINER function runs as the owner for it
+    READONLY_CAN_BECOME_OTHER_ROLE = "readonly_can_become_other_role"  # SET ROLE succeeded
 
 
 # One line each: what to do about it. Kept beside the codes so no code ships without one.
@@ -139,6 +147,24 @@ FIXES: dict[Code, str] = {
                              "it proved nothing; a privilege the tenant holds is still reported under its own code. Remove the "
                              "cause (e.g. ALTER ROLE ... RESET default_transaction_read_only, an event trigger that raises, a "
                              "lock held on the catalogs, a full disk; the server log has the whole error), then verify again.",
+    Code.READONLY_CANNOT_READ: "Run `pulumi up --refresh` (the refresh reads the read-only login's SELECT grant back and the "
+                               "update grants it on every table of the schema again), or GRANT SELECT ON the relation TO "
+                               "<username>_ro as the tenant.",
+    Code.READONLY_DEFAULT_PRIVILEGES_MISSING: "Run `pulumi up --refresh`: it puts back ALTER DEFAULT PRIVILEGES FOR ROLE <owner> IN SCHEMA "
+                                              "<schema> GRANT SELECT ON TABLES TO <username>_ro, so tables the tenant creates "
+                                              "later are readable again.",
+    Code.READONLY_CAN_WRITE: "REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER (and MAINTAIN) ON the relation FROM "
+                             "<username>_ro (the tenant owns it, so it or the admin can); `pulumi up --refresh` revokes every "
+                             "privilege on the schema's tables from it and grants SELECT again.",
+    Code.READONLY_CAN_USE_SEQUENCE: "REVOKE ALL ON SEQUENCE ... FROM <username>_ro (and from PUBLIC): the read-only login must not "
+                                    "call nextval or setval.",
+    Code.READONLY_CAN_CREATE: "REVOKE CREATE ON SCHEMA / CREATE, TEMPORARY ON DATABASE from <username>_ro, and from PUBLIC "
+                              "(public_temp: `pulumi up --refresh` with hardenDatabases on).",
+    Code.READONLY_CAN_RUN_DEFINER: "If the read-only login must not run it: REVOKE EXECUTE ON FUNCTION ... FROM PUBLIC as the tenant "
+                                   "and GRANT it to the roles meant to call it, or make it SECURITY INVOKER. A SECURITY DEFINER "
+                                   "function runs with the tenant's own privileges for whoever may call it.",
+    Code.READONLY_CAN_BECOME_OTHER_ROLE: "REVOKE the membership that allows it (see unexpected_membership); `pulumi up --refresh` "
+                                         "revokes every membership of the read-only login.",
 }
 
 

@@ -1,9 +1,10 @@
 """The fleet as the stack outputs describe it: who each tenant is and how it logs in.
 
 Reads what `pulumi stack output --json --show-secrets` prints:
-`{"tenants": {name: {schema, username, server, database, state}}, "connections": {name: {..., "env": {PG*}}}}`.
-`state` is active, suspended or offboarded (absent in older outputs: active); an offboarded
-tenant has no entry in `connections`.
+`{"tenants": {name: {schema, username, server, database, state, readonly_login}}, "connections": {name: {..., "env": {PG*},
+"readonly": {...}}}}`. `state` is active, suspended or offboarded (absent in older outputs: active); an offboarded
+tenant has no entry in `connections`. `readonly_login` (absent in older outputs: false) says the tenant has a
+read-only login `<username>_ro`, whose credentials are `connections.<name>.readonly`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import IO, Any
 from psycopg.conninfo import conninfo_to_dict
 
 REDACTED_BY_PULUMI = "[secret]"
+READONLY_SUFFIX = "_ro"  # pg_tenants.tenants.model: the read-only login is `<username>_ro`
 STATES = ("active", "suspended", "offboarded")
 NO_TEMP_FILE_LIMIT = -1  # the tenant model's "no per-role limit"
 
@@ -58,6 +60,8 @@ class Tenant:
     other_login_roles: tuple[str, ...] = ()  # e.g. the previous slot of a zero-downtime rotation
     state: str = "active"  # one of STATES
     declared: Declared | None = None
+    readonly_role: str | None = None  # `<username>_ro`, the read-only login, if the tenant has one
+    readonly_password: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def suspended(self) -> bool:
@@ -90,7 +94,16 @@ class Tenant:
 
     @property
     def roles(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys((self.role, *self.login_roles)))
+        return tuple(dict.fromkeys((self.role, *self.login_roles, *self.readonly_roles)))
+
+    @property
+    def readonly_roles(self) -> tuple[str, ...]:
+        """The read-only login, if the tenant has one (never once offboarded)."""
+        return (self.readonly_role,) if self.readonly_role and not self.offboarded else ()
+
+    def logs_in(self, role: str) -> bool:
+        """Whether `role` is one of the tenant's logins: its own, or its read-only one."""
+        return role in self.login_roles or role in self.readonly_roles
 
     @property
     def former_slots(self) -> tuple[str, ...]:
@@ -98,8 +111,9 @@ class Tenant:
         any login role the outputs still name."""
         if not self.offboarded:
             return ()
-        named = (self.login_role, *self.other_login_roles)
-        return tuple(dict.fromkeys(r for r in (f"{self.role}_a", f"{self.role}_b", *named) if r and r != self.role))
+        named = (self.login_role, *self.other_login_roles, self.readonly_role)
+        standard = (f"{self.role}_a", f"{self.role}_b", f"{self.role}{READONLY_SUFFIX}")
+        return tuple(dict.fromkeys(r for r in (*standard, *named) if r and r != self.role))
 
 
 @dataclass(frozen=True)
@@ -108,7 +122,7 @@ class Fleet:
 
     @property
     def passwords(self) -> tuple[str, ...]:
-        return tuple(t.password for t in self.tenants if t.password)
+        return tuple(p for t in self.tenants for p in (t.password, t.readonly_password) if p)
 
     def only(self, names: set[str]) -> Fleet:
         unknown = names - {t.name for t in self.tenants}
@@ -157,8 +171,13 @@ def parse_outputs(outputs: Mapping[str, Any]) -> Fleet:
         previous_user = _login_params(previous).get("user") if isinstance(previous, Mapping) else None
         if REDACTED_BY_PULUMI in params.values():
             raise OutputsError("`connections` is hidden: run `pulumi stack output --json --show-secrets`")
+        readonly = connection.get("readonly") if isinstance(connection, Mapping) else None
+        readonly_params = _login_params(readonly) if isinstance(readonly, Mapping) else {}
+        if REDACTED_BY_PULUMI in readonly_params.values():
+            raise OutputsError("`connections` is hidden: run `pulumi stack output --json --show-secrets`")
         port = params.get("port")
         role = str(info["username"])
+        has_readonly = bool(info.get("readonly_login")) or bool(readonly_params)
         login_role = params.get("user", role)
         fleet.append(
             Tenant(
@@ -175,6 +194,8 @@ def parse_outputs(outputs: Mapping[str, Any]) -> Fleet:
                 login_role=login_role if login_role != role else None,
                 other_login_roles=tuple(r for r in (previous_user,) if r and r not in (role, login_role)),
                 state=str(state),
+                readonly_role=readonly_params.get("user", f"{role}{READONLY_SUFFIX}") if has_readonly else None,
+                readonly_password=readonly_params.get("password"),
             )
         )
     return Fleet(tuple(fleet))
@@ -189,7 +210,10 @@ def with_declarations(fleet: Fleet, declared: Iterable[Any]) -> Fleet:
         if d is not None:
             state = getattr(d, "state", "active")
             if state == "offboarded":  # the declaration wins: no login, whatever the outputs still hold
-                tenant = replace(tenant, password=None)
+                tenant = replace(tenant, password=None, readonly_password=None)
+            declared_readonly = getattr(d, "readonly_role", None)
+            if declared_readonly and tenant.readonly_role is None:  # declared, not yet deployed: checked all the same
+                tenant = replace(tenant, readonly_role=declared_readonly)
             tenant = replace(tenant, state=state, declared=Declared(
                 connection_limit=d.connection_limit,
                 valid_until=d.valid_until,

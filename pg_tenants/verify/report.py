@@ -33,6 +33,7 @@ def as_json(result: VerifyResult) -> str:
                 "database": r.tenant.database,
                 "state": r.tenant.state,
                 "login": r.login,
+                "readonly_role": r.tenant.readonly_roles[0] if r.tenant.readonly_roles else None,
                 "large_objects": r.large_objects,
                 "verdict": "pass" if not r.findings else "fail",
                 "findings": [f.as_json() for f in r.findings],

@@ -3,9 +3,10 @@
 Declared, per role of a tenant (set role-wide, `ALTER ROLE … SET`, in no particular database):
 - every role: `search_path` = its schema; `statement_timeout` and
   `idle_in_transaction_session_timeout` when the tenant declares them (0: not set);
-- each role that logs in (not once the tenant is offboarded): `temp_file_limit` in kB
+- each role that logs in, the read-only login too (not once the tenant is offboarded): `temp_file_limit` in kB
   (-1: not set);
-- each zero-downtime login slot: `role` = the owner role.
+- each zero-downtime login slot: `role` = the owner role;
+- the read-only login: `default_transaction_read_only` = on (known from the outputs alone).
 
 Nothing else is declared: no other role-wide setting, no setting of a tenant role in one
 database (`ALTER ROLE … IN DATABASE …`), no setting of a tenant database for every role
@@ -106,6 +107,14 @@ class _Exact(Expected):
 
 
 @dataclass(frozen=True)
+class _On(Expected):
+    """A boolean setting that is on, however it was spelled (on, true, yes, 1)."""
+
+    def matches(self, name: str, value: str) -> bool:
+        return value.strip().lower() in ("on", "true", "yes", "1", "t", "y")
+
+
+@dataclass(frozen=True)
 class _Integer(Expected):
     value: int
 
@@ -118,6 +127,8 @@ def declared_settings(tenant: Tenant, role: str) -> dict[str, Expected]:
     expected: dict[str, Expected] = {"search_path": _SearchPath(tenant.schema, tenant.schema)}
     if role in tenant.slots:
         expected["role"] = _Exact(tenant.role, tenant.role)
+    if role in tenant.readonly_roles:
+        expected["default_transaction_read_only"] = _On("on")
     declared = tenant.declared
     if declared is None:
         return expected
@@ -125,7 +136,7 @@ def declared_settings(tenant: Tenant, role: str) -> dict[str, Expected]:
                         ("idle_in_transaction_session_timeout", declared.idle_in_transaction_session_timeout)):
         if value > 0:
             expected[name] = _Integer(f"{value} ms", value)
-    if role in tenant.login_roles and declared.temp_file_limit != NO_TEMP_FILE_LIMIT:
+    if tenant.logs_in(role) and declared.temp_file_limit != NO_TEMP_FILE_LIMIT:
         expected["temp_file_limit"] = _Integer(f"{declared.temp_file_limit} kB", declared.temp_file_limit)
     return expected
 

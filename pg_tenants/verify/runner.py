@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 import psycopg
 
-from . import catalog, login_checks
+from . import catalog, login_checks, readonly_probe
 from .admin import ServerAccess, admin_params
 from .admin_errors import admin_login_fix
 from .findings import Finding, dedupe, redact
@@ -118,7 +118,7 @@ def _login_results(fleet: Fleet, options: VerifyOptions, progress: Progress | No
     results = {t.name: login_checks.LoginResult(t.name, "skipped", ()) for t in fleet.tenants if t.offboarded}
     total = len(fleet.tenants)
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        futures = [pool.submit(login_checks.check_tenant, _with_local_ca(t, options), near[t.name])
+        futures = [pool.submit(_check_logins, _with_local_ca(t, options), near[t.name])
                    for t in fleet.tenants if not t.offboarded]
         for done, future in enumerate(as_completed(futures), start=len(results) + 1):
             result = future.result()
@@ -126,6 +126,13 @@ def _login_results(fleet: Fleet, options: VerifyOptions, progress: Progress | No
             if progress is not None:
                 progress(done, total)
     return results
+
+
+def _check_logins(tenant: Tenant, neighbour: Tenant | None) -> login_checks.LoginResult:
+    """The tenant's own login, then its read-only login if it has one; `status` is the own login's."""
+    result = login_checks.check_tenant(tenant, neighbour)
+    extra = readonly_probe.check_readonly(tenant, neighbour)
+    return replace(result, findings=(*result.findings, *extra)) if extra else result
 
 
 def _scrub(findings: Iterable[Finding], secrets: Sequence[str]) -> list[Finding]:

@@ -14,6 +14,7 @@ The SQL is static and every value is a bound parameter; nothing is spliced in by
     database_sql     database_checks  per database: own schema and CONNECT, default privileges
                      grants           which ACL entries weaken isolation
     ownership_sql    ownership        who owns what in (and outside) the tenants' schemas
+                     readonly_checks  what is particular to read-only logins (`<username>_ro`)
 """
 
 from .context import AdminContext, admin_context

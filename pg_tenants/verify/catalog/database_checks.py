@@ -17,6 +17,7 @@ from .database_sql import DEFAULT_ACL_SQL, OWN_STATE_SQL, PRIVILEGES_SQL
 from .grants import classify_grant
 from .ownership import ownership_findings
 from .ownership_sql import LARGE_OBJECTS_SQL, OWNERSHIP_SQL
+from . import readonly_checks
 
 # pg_default_acl.defaclobjtype, as ALTER DEFAULT PRIVILEGES names them.
 DEFAULT_ACL_OBJECTS = {"r": "tables", "S": "sequences", "f": "functions", "T": "types", "n": "schemas",
@@ -48,7 +49,8 @@ def check_database(conn: psycopg.Connection, tenants: Sequence[Tenant], ctx: Adm
         for row in cur.execute(OWN_STATE_SQL, params):
             findings += _own_state_findings(row, by_name[row["tenant"]], ctx.admin_role)
         for row in cur.execute(DEFAULT_ACL_SQL, params):
-            findings.append(_default_acl_finding(row, by_name[row["tenant"]], datname))
+            if not readonly_checks.is_expected_default_acl(row, by_name[row["tenant"]]):
+                findings.append(_default_acl_finding(row, by_name[row["tenant"]], datname))
         for row in cur.execute(PRIVILEGES_SQL, params):
             finding = classify_grant(row, by_name, datname, tenant_databases, ctx.admin_role)
             if finding is not None:
@@ -65,12 +67,13 @@ def check_database(conn: psycopg.Connection, tenants: Sequence[Tenant], ctx: Adm
                     f"login slot {row['rolname']} owns {plural(int(row['large_objects']), 'large object')} "
                     f"in database {datname}; "
                     f"they belong to the owner role {tenant.role}, or the other slot cannot reach them"))
+        findings += readonly_checks.check_database(cur, tenants, datname)
     return DatabaseChecks(findings, large_objects)
 
 
 def _own_state_findings(row: dict, tenant: Tenant, admin_role: str) -> list[Finding]:
     name, role = tenant.name, row["rolname"]
-    findings = []
+    findings = readonly_checks.own_state_findings(row, tenant)
     if row["is_owner"]:
         if not row["schema_exists"]:
             return [Finding(name, Code.SCHEMA_MISSING, tenant.schema, f"schema {tenant.schema} does not exist")]
@@ -87,7 +90,7 @@ def _own_state_findings(row: dict, tenant: Tenant, admin_role: str) -> list[Find
         findings.append(Finding(name, Code.OFFBOARDED_HAS_CONNECT, tenant.database,
                                 f"role {role} of offboarded tenant {name} can still connect to database "
                                 f"{tenant.database} (a grant to it, a role it inherits from, or PUBLIC)"))
-    elif role in tenant.login_roles and row["has_connect"] is False:
+    elif tenant.logs_in(role) and row["has_connect"] is False:
         detail = tenant.database if role == tenant.role else f"{tenant.database} for {role}"
         findings.append(Finding(name, Code.CONNECT_MISSING, detail,
                                 f"role {role} lacks CONNECT on its database {tenant.database}"))

@@ -13,6 +13,7 @@ from ..findings import Code, Finding, database_subject
 from ..fleet import Tenant
 from ..role_settings import Mismatch, as_dict, database_mismatches, role_mismatches
 from ..search_path import parse_search_path, setting_value
+from . import readonly_checks
 from .context import AdminContext, fleet_params
 from .role_sql import (
     FORMER_SLOTS_SQL,
@@ -70,7 +71,7 @@ def _role_findings(row: dict, tenant: Tenant, ctx: AdminContext) -> list[Finding
             findings.append(Finding(name, Code.ROLE_ATTRIBUTE, wrong_name,
                                     f"role {role} is {wrong_name}; it is declared without it"))
     findings += _inherit_findings(row, tenant)
-    should_log_in = role in tenant.login_roles and tenant.state == "active"
+    should_log_in = tenant.logs_in(role) and tenant.state == "active"
     if row["rolcanlogin"] and not should_log_in:
         why = {"suspended": "the tenant is suspended", "offboarded": "the tenant is offboarded"}.get(
             tenant.state, "it is the owner role, not a login role")
@@ -83,7 +84,7 @@ def _role_findings(row: dict, tenant: Tenant, ctx: AdminContext) -> list[Finding
         if kind is not None and kind != "none":
             findings.append(Finding(name, Code.OFFBOARDED_HAS_PASSWORD, role,
                                     f"role {role} of offboarded tenant {name} still has a password ({kind})"))
-    elif kind is not None and kind != "scram" and not (kind == "none" and role not in tenant.login_roles):
+    elif kind is not None and kind != "scram" and not (kind == "none" and not tenant.logs_in(role)):
         findings.append(Finding(name, Code.PASSWORD_NOT_SCRAM, kind,
                                 f"role {role}'s password is stored as {kind}, not as a SCRAM-SHA-256 verifier"))
     value = setting_value(row["search_path"])
@@ -103,8 +104,11 @@ def _role_findings(row: dict, tenant: Tenant, ctx: AdminContext) -> list[Finding
 
 
 def _inherit_findings(row: dict, tenant: Tenant) -> list[Finding]:
-    """The owner role INHERIT; a login slot NOINHERIT, and on 16+ its membership without INHERIT."""
+    """The owner role INHERIT; a login slot NOINHERIT, and on 16+ its membership without INHERIT;
+    the read-only login NOINHERIT (readonly_checks)."""
     role = row["rolname"]
+    if role in tenant.readonly_roles:
+        return readonly_checks.inherit_findings(row, tenant)
     if role not in tenant.slots:
         if not row["rolinherit"]:
             return [Finding(tenant.name, Code.ROLE_ATTRIBUTE, "NOINHERIT",
