@@ -28,6 +28,10 @@ from pg_tenants.credentials.scram import is_scram_verifier
 
 ROLE = "postgresql:index/role:Role"
 SCHEMA = "postgresql:index/schema:Schema"
+GRANT = "postgresql:index/grant:Grant"
+DEFAULT_PRIVILEGES = "postgresql:index/defaultPrivileges:DefaultPrivileges"
+# A tenant's read-only login is `<owner>_ro` (pg_tenants.tenants.model.READONLY_SUFFIX).
+READONLY_SUFFIX = "_ro"
 TENANT = "pg-tenants:index:Tenant"
 STACK = "pulumi:pulumi:Stack"
 
@@ -81,6 +85,32 @@ def schema_drop_cascade_violation(props: Mapping[str, Any], tenant: str | None,
     who = f"tenant {tenant}" if tenant else "a schema of no known tenant"
     return (f"schema {unwrap(props.get('name'))!s} has drop_cascade, but {who} is not marked for purge "
             "(set `on_remove: purge` on the tenant, or list it in this policy's purgeTenants)")
+
+
+def default_privileges_violation(props: Mapping[str, Any]) -> str | None:
+    """The only default privileges the model has: FOR ROLE a tenant's owner, IN SCHEMA its schema,
+    SELECT ON TABLES, to that owner's read-only login `<owner>_ro`, without grant option. Any other
+    entry would hand privileges on objects nobody declared, or make the admin's objects reachable."""
+    owner, role, schema = (unwrap(props.get(key)) for key in ("owner", "role", "schema"))
+    kind, privileges = unwrap(props.get("objectType")), unwrap(props.get("privileges")) or []
+    if (kind == "table" and sorted(privileges) == ["SELECT"] and schema and owner and role == f"{owner}{READONLY_SUFFIX}"
+            and unwrap(props.get("withGrantOption")) is not True):
+        return None
+    return (f"default privileges for role {owner!s} in schema {schema!s} would grant {', '.join(map(str, privileges)) or 'nothing'} "
+            f"on new {kind!s}s to {role!s}; the only default privileges allowed are SELECT on tables for the owner's "
+            f"read-only login {owner!s}{READONLY_SUFFIX}, in a schema, without grant option")
+
+
+def table_grant_violation(props: Mapping[str, Any]) -> str | None:
+    """Tenants own their tables; the one table Grant is the read-only login's, SELECT only."""
+    if unwrap(props.get("objectType")) not in ("table", "sequence", "column"):
+        return None
+    privileges = unwrap(props.get("privileges")) or []
+    if unwrap(props.get("objectType")) == "table" and sorted(privileges) == ["SELECT"] and unwrap(props.get("withGrantOption")) is not True:
+        return None
+    return (f"grant of {', '.join(map(str, privileges)) or 'nothing'} on {unwrap(props.get('objectType'))!s}s in schema "
+            f"{unwrap(props.get('schema'))!s} to {unwrap(props.get('role'))!s}: tenants own their tables, and the only "
+            "grant on them is SELECT for a read-only login")
 
 
 def unprotected_credential_paths(props: Mapping[str, Any]) -> list[str]:
@@ -184,6 +214,18 @@ POLICIES = [
         description="Every Role password is a SCRAM-SHA-256 verifier, so no plaintext reaches the server.",
         enforcement_level=EnforcementLevel.MANDATORY,
         validate=_for_type(ROLE, lambda args: _optional(role_password_violation(args.props))),
+    ),
+    ResourceValidationPolicy(
+        name="default-privileges-only-for-read-only-logins",
+        description="The only default privileges: FOR ROLE a tenant's owner, SELECT on its new tables, to its read-only login.",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        validate=_for_type(DEFAULT_PRIVILEGES, lambda args: _optional(default_privileges_violation(args.props))),
+    ),
+    ResourceValidationPolicy(
+        name="table-grants-only-select",
+        description="No Grant on tables, sequences or columns but SELECT on tables (a tenant's read-only login).",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        validate=_for_type(GRANT, lambda args: _optional(table_grant_violation(args.props))),
     ),
     StackValidationPolicy(
         name="schema-drop-cascade-only-for-purge",

@@ -244,3 +244,41 @@ def test_secrets_reach_the_policies_marked_once_keep_secrets_is_installed():
 
     assert isinstance(props["connections"], Secret) and props["plain"] == "y"
 
+
+
+# ----------------------------------------------------------------------------- read-only logins
+
+READ_ONLY_DEFAULT = {"owner": "acme", "role": "acme_ro", "schema": "acme", "objectType": "table", "privileges": ["SELECT"],
+                     "database": "app"}
+
+
+def test_the_read_only_logins_default_privileges_pass():
+    assert tp.default_privileges_violation(READ_ONLY_DEFAULT) is None
+
+
+@pytest.mark.parametrize("change", [
+    {"privileges": ["SELECT", "INSERT"]}, {"objectType": "sequence"}, {"role": "globex_ro"}, {"role": "public"},
+    {"schema": ""}, {"withGrantOption": True}, {"owner": "postgres", "role": "acme_ro"},
+], ids=["more_than_select", "sequences", "another_tenants_login", "public", "every_schema", "grant_option", "for_the_admin"])
+def test_any_other_default_privileges_are_a_violation(change):
+    message = tp.default_privileges_violation({**READ_ONLY_DEFAULT, **change})
+    assert message is not None and "the only default privileges allowed are SELECT on tables" in message
+
+
+def test_a_select_grant_on_tables_passes_and_any_other_table_grant_is_a_violation():
+    select = {"objectType": "table", "privileges": ["SELECT"], "role": "acme_ro", "schema": "acme"}
+    assert tp.table_grant_violation(select) is None
+    assert tp.table_grant_violation({"objectType": "schema", "privileges": ["USAGE"], "role": "acme_ro"}) is None
+    assert tp.table_grant_violation({**select, "privileges": ["SELECT", "UPDATE"]}) is not None
+    assert tp.table_grant_violation({**select, "objectType": "sequence", "privileges": ["USAGE"]}) is not None
+
+
+def test_the_program_with_read_only_logins_passes_every_policy(analyzer, run, tenants_dir):
+    from tests.support.stack import THREE_TENANTS, write_tenant_file
+
+    write_tenant_file(tenants_dir, "tenants.yaml", [{**t, "readonly_login": True} for t in THREE_TENANTS]
+                      + [{"name": "hooli", "zero_downtime_rotation": True, "readonly_login": True}])
+    result = run()
+    assert len(result.of_type(tp.DEFAULT_PRIVILEGES)) == 4
+    assert _analyze_each(analyzer, result) == []
+    assert _analyze_stack(analyzer, result) == []
