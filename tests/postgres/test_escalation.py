@@ -69,8 +69,8 @@ def app(deployment: Deployment) -> Deployment:
 
 def tenant(deployment: Deployment, name: str) -> Tenant:
     """Whose code it is: schema and owner role are named `name` here; its own roles are the
-    owner and the login slots a zero-downtime tenant has (or may get)."""
-    return Tenant(schema=name, owner=name, roles=(name, f"{name}_a", f"{name}_b"), admin=deployment.pg.admin_user)
+    owner, the login slots a zero-downtime tenant has (or may get) and its read-only login."""
+    return Tenant(schema=name, owner=name, roles=(name, f"{name}_a", f"{name}_b", f"{name}_ro"), admin=deployment.pg.admin_user)
 
 
 def as_tenant(deployment: Deployment, entry: str) -> psycopg.Connection:
@@ -439,6 +439,36 @@ def test_self_grant_gives_the_other_tenant_at_most_the_tenants_own_privileges(ap
         }
     assert reachable == ({"globex", "acme"} if app.pg.major <= 14 else {"globex"})
     assert_nothing_gained(app, {"acme": ("acme",), "globex": ("globex",)}, expected)
+
+
+# Planted code the read-only login runs by reading (SELECT only), and code only a write would run.
+READ_FIRES = ("view", "rls_policy", "cast", "operator", "function", "security_definer")
+WRITE_FIRES = ("trigger", "rule", "expression_index", "partial_index", "column_default", "check_constraint", "domain")
+
+
+def test_tenant_code_its_read_only_login_runs_runs_as_that_login_and_gains_nothing(app):
+    """Reading the tenant's views, casts, operators, functions and policies runs the tenant's
+    code as the read-only login (its SECURITY DEFINER function as the owner, as for any caller):
+    never as another role, and the payload's escalation attempts fail. Code only a write would
+    run never runs: the write is refused first, even in a read-write transaction."""
+    app.write([{**ACME, "readonly_login": True}, GLOBEX])
+    app.up()
+    plant_everything(app, "acme")
+    log = require_log(app.pg)
+    offset = log_offset(log)
+    with connect_as(app.connections["acme"]["readonly"]) as readonly:
+        for kind in READ_FIRES:
+            fire(readonly, "acme", kind)
+        readonly.execute("SET default_transaction_read_only = off")
+        refused = {}
+        for kind in WRITE_FIRES:
+            with pytest.raises(psycopg.Error) as error:
+                fire(readonly, "acme", kind)
+            refused[kind] = error.value.sqlstate
+    assert refused == dict.fromkeys(WRITE_FIRES, INSUFFICIENT_PRIVILEGE)
+    runs = {(kind, current) for kind, current, _session in payload_runs(log, offset)}
+    assert runs == {(kind, "acme_ro") for kind in READ_FIRES if kind != "security_definer"} | {("security_definer", "acme")}
+    assert_nothing_gained(app, {"acme": ("acme", "acme_ro"), "globex": ("globex",)}, set())
 
 
 ADMIN_SESSION_PLANTS = {

@@ -38,7 +38,8 @@ SERVER = "main"
 COVERED_FIELDS = frozenset({
     "name", "schema_name", "username", "server", "database", "password_secret", "connection_limit",
     "temp_file_limit", "statement_timeout", "idle_in_transaction_session_timeout", "valid_until", "state",
-    "on_remove", "rotation", "zero_downtime_rotation", "adopt", "previous_names", "shard",
+    "on_remove", "rotation", "zero_downtime_rotation", "adopt", "previous_names", "shard", "readonly_login",
+    "readonly_rotation",
 })  # fmt: skip
 
 
@@ -85,11 +86,11 @@ passwords = st.text(alphabet=[chr(c) for c in range(32, 127)], min_size=16, max_
 
 def distinct(names: list[str]) -> list[str]:
     """Every name any tenant uses, made distinct (a repeat gets a suffix), so that no two tenants
-    collide; none ends in _a or _b, which a zero-downtime tenant's login roles add to its username."""
+    collide; none ends in _a, _b or _ro, which a tenant's other login roles add to its username."""
     seen: set[str] = set()
     out = []
     for i, name in enumerate(names):
-        if name.endswith(("_a", "_b")):
+        if name.endswith(("_a", "_b", "_ro")):
             name += "0"
         while name in seen:
             name = f"{name}_{i}"
@@ -147,6 +148,10 @@ def tenant_lists(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, str],
         if not zero_downtime and draw(st.booleans()):
             entry["adopt"] = True
             adopted_roles[entry["name"]] = draw(st.booleans())
+        elif draw(st.booleans()):  # a read-only login, never in the change that adopts (tenants.rules)
+            entry["readonly_login"] = True
+            if draw(st.booleans()):
+                entry["readonly_rotation"] = draw(st.integers(0, 3))
         tenants.append(entry)
     return tenants, secrets, adopted_roles
 
@@ -162,8 +167,10 @@ def clean_server(pg: Any) -> None:
             "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' AND rolname <> current_user")]
     for database in DATABASES:
         with pg.admin_connect(database) as admin:
-            if roles:
-                admin.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.SQL(", ").join(map(sql.Identifier, roles))))
+            # One role at a time: a DROP OWNED naming both the owner of a default-privileges entry
+            # and its grantee (a read-only login) fails.
+            for role in roles:
+                admin.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(role)))
             schemas = [r[0] for r in admin.execute(
                 "SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname NOT IN ('public', 'information_schema')")]
             for schema in schemas:
@@ -200,6 +207,7 @@ def deployment_for(pg: Any, secrets: dict[str, str], directory: Path) -> Deploym
 
 @settings(max_examples=18, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @example(([{"name": "acme", "valid_until": "2027-12-31T23:59:59+00:00"}], {}, {}))
+@example(([{"name": "globex", "readonly_login": True, "zero_downtime_rotation": True, "rotation": 1, "readonly_rotation": 2}], {}, {}))
 @example(([{"name": "initech", "valid_until": "2027-06-30T12:00:00.250000-09:30", "zero_downtime_rotation": True,
             "state": "suspended"}], {}, {}))
 @given(drawn=tenant_lists())
