@@ -39,10 +39,10 @@ def test_an_offboarded_tenant_has_no_login_roles():
     assert (tenant.state, tenant.login_roles, tenant.has_credentials) == ("offboarded", (), False)
 
 
-def test_an_offboarded_tenant_must_have_neither_login_slot():
+def test_an_offboarded_tenant_must_have_neither_login_slot_nor_a_read_only_login():
     (tenant,) = parse_outputs(_outputs(state="offboarded")).tenants
 
-    assert tenant.former_slots == ("acme_a", "acme_b")
+    assert tenant.former_slots == ("acme_a", "acme_b", "acme_ro")
 
 
 def test_a_fleet_of_offboarded_tenants_only_has_an_empty_connections_map():
@@ -91,3 +91,45 @@ def test_an_integer_setting_is_read_in_its_base_unit(name, value, base_units):
 
 def test_an_integer_setting_with_an_unknown_unit_is_unreadable():
     assert parse_integer_setting("statement_timeout", "5 fortnights") is None
+
+
+def _with_readonly(**tenant_fields) -> dict:
+    outputs = _outputs(readonly_login=True, **tenant_fields)
+    readonly = {"env": {"PGHOST": "db", "PGPORT": "5432", "PGDATABASE": "app", "PGUSER": "acme_ro", "PGPASSWORD": "ro-pw",
+                        "PGSSLMODE": "require"}}
+    for connection in outputs["connections"].values():
+        connection["readonly"] = readonly
+    return outputs
+
+
+def test_a_read_only_login_is_read_from_the_outputs_with_its_password():
+    fleet = parse_outputs(_with_readonly())
+    (tenant,) = fleet.tenants
+
+    assert (tenant.readonly_role, tenant.readonly_password, tenant.roles) == ("acme_ro", "ro-pw", ("acme", "acme_ro"))
+    assert tenant.login_roles == ("acme",) and tenant.logs_in("acme_ro")
+    assert "ro-pw" in fleet.passwords  # so findings are scrubbed of it too
+
+
+def test_older_outputs_without_readonly_login_have_no_read_only_login():
+    (tenant,) = parse_outputs(_outputs()).tenants
+
+    assert (tenant.readonly_role, tenant.readonly_roles) == (None, ())
+
+
+def test_an_offboarded_tenant_has_no_read_only_login_to_check_but_one_to_look_for():
+    (tenant,) = parse_outputs(_with_readonly(state="offboarded")).tenants
+
+    assert (tenant.readonly_roles, tenant.readonly_password) == ((), None)
+    assert "acme_ro" in tenant.former_slots
+
+
+def test_the_read_only_login_must_start_read_only():
+    from pg_tenants.verify.role_settings import role_mismatches
+
+    (tenant,) = parse_outputs(_with_readonly()).tenants
+
+    assert role_mismatches(tenant, "acme_ro", {"search_path": "acme", "default_transaction_read_only": "on"}, {}) == []
+    [(where, mismatch)] = role_mismatches(tenant, "acme_ro", {"search_path": "acme"}, {})
+    assert (where, mismatch.setting, mismatch.actual) == (None, "default_transaction_read_only", None)
+    assert role_mismatches(tenant, "acme", {"search_path": "acme"}, {}) == []
