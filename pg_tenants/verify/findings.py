@@ -147,9 +147,9 @@ FIXES: dict[Code, str] = {
                              "it proved nothing; a privilege the tenant holds is still reported under its own code. Remove the "
                              "cause (e.g. ALTER ROLE ... RESET default_transaction_read_only, an event trigger that raises, a "
                              "lock held on the catalogs, a full disk; the server log has the whole error), then verify again.",
-    Code.READONLY_CANNOT_READ: "Run `pulumi up --refresh` (the refresh reads the read-only login's SELECT grant back and the "
-                               "update grants it on every table of the schema again), or GRANT SELECT ON the relation TO "
-                               "<username>_ro as the tenant.",
+    Code.READONLY_CANNOT_READ: "GRANT SELECT ON the relation TO <username>_ro as the tenant (it owns it). For a plain table, "
+                               "`pulumi up --refresh` does it too: the refresh reads the SELECT grant back and the update "
+                               "grants it on every table of the schema again (the provider reads back plain tables only).",
     Code.READONLY_DEFAULT_PRIVILEGES_MISSING: "Run `pulumi up --refresh`: it puts back ALTER DEFAULT PRIVILEGES FOR ROLE <owner> IN SCHEMA "
                                               "<schema> GRANT SELECT ON TABLES TO <username>_ro, so tables the tenant creates "
                                               "later are readable again.",
