@@ -51,9 +51,13 @@ TENANT_KINDS: dict[str, dict[str, object]] = {
     "marked for purge": {"on_remove": "purge"},
     "suspended": {"state": "suspended"},
     "offboarded": {"state": "offboarded"},
+    "read-only login": {"readonly_login": True},
+    "zero-downtime + read-only": {"zero_downtime_rotation": True, "readonly_login": True},
 }
-# The previous model had no offboarded state: offboarding removed the entry and its resources.
-NEW_KINDS = frozenset({"offboarded"})
+# The previous model had no offboarded state (offboarding removed the entry and its resources)
+# and no read-only login.
+NEW_KINDS = frozenset({"offboarded", "read-only login", "zero-downtime + read-only"})
+NEW_KIND_BEFORE = {"offboarded": "0 (entry removed)", "read-only login": "- (none)", "zero-downtime + read-only": "- (none)"}
 
 
 def resource_counts(kind: dict[str, object], program_dir: Path | None, settings: dict[str, object]) -> int:
@@ -79,7 +83,7 @@ def print_counts() -> None:
 
     print(f"{'tenant kind':<24} {'previous model':>15} {'this program':>13}")
     for label, kind in TENANT_KINDS.items():
-        before = "0 (entry removed)" if label in NEW_KINDS else resource_counts(kind, PROGRAM_DIR, PREVIOUS_SETTINGS)
+        before = NEW_KIND_BEFORE[label] if label in NEW_KINDS else resource_counts(kind, PROGRAM_DIR, PREVIOUS_SETTINGS)
         after = resource_counts(kind, None, {})
         print(f"{label:<24} {before:>15} {after:>13}")
 
