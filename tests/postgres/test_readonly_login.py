@@ -256,3 +256,21 @@ def test_read_only_login_holds_no_privilege_its_owner_lacks(fleet):
             " WHERE e.grantee = 'acme_ro'::regrole AND (c.relnamespace <> 'acme'::regnamespace OR e.privilege_type <> 'SELECT'"
             "   OR c.relkind = 'S')").fetchall()
     assert outside == []
+
+
+def test_a_membership_the_tenant_gives_its_read_only_login_goes_with_a_refreshing_up(fleet):
+    """PostgreSQL 14 and older let a login role grant itself (test_escalation's self-grant test):
+    there the tenant can make its read-only login a member of its owner, its own choice to share
+    its own privileges (verify: unexpected_membership). `pulumi up --refresh` takes it away: the
+    Role's refresh reads the membership and its update revokes every membership of the role.
+    15 and later refuse the grant."""
+    with connect_as(fleet.connections["acme"]) as tenant:
+        if fleet.pg.major <= 14:
+            tenant.execute("GRANT acme TO acme_ro")
+        else:
+            assert outcomes(tenant, ["GRANT acme TO acme_ro"]) == {"GRANT acme TO acme_ro": INSUFFICIENT_PRIVILEGE}
+    fleet.up(refresh=True)
+    with fleet.pg.admin_connect() as admin:
+        member_of = admin.execute("SELECT count(*) FROM pg_auth_members WHERE member = 'acme_ro'::regrole").fetchone()
+    assert member_of == (0,)
+    assert_all_refused(fleet, ["SET ROLE acme"])
