@@ -43,26 +43,20 @@ def read_orders(formats) -> int:
         return conn.execute("SELECT count(*) FROM orders").fetchone()[0]
 
 
-def test_readonly_rotation_renews_only_the_read_only_password(deployment):
-    before = deploy_with_rows(deployment, {**ACME, **READONLY})
-    deployment.write([{**ACME, **READONLY, "readonly_rotation": 1}])
-    deployment.up()
-    after = deployment.connections["acme"]
-    assert {k: v for k, v in after.items() if k != "readonly"} == {k: v for k, v in before.items() if k != "readonly"}
-    assert login_refusal(deployment.pg, before["readonly"]) == INVALID_PASSWORD
-    assert read_orders(after["readonly"]) == 3
-    assert read_orders(after) == 3
-
-
-def test_suspended_read_only_login_is_refused_and_comes_back_with_the_tenant(deployment):
+def test_read_only_password_is_kept_through_suspension_and_renewed_alone_by_readonly_rotation(deployment):
     credentials = deploy_with_rows(deployment, {**ACME, **READONLY})
     deployment.write([{**ACME, **READONLY, "state": "suspended"}])
     deployment.up()
     assert login_refusal(deployment.pg, credentials["readonly"]) == LOGIN_NOT_PERMITTED
     deployment.write([{**ACME, **READONLY}])
     deployment.up()
-    assert deployment.connections["acme"]["readonly"] == credentials["readonly"]
-    assert read_orders(credentials["readonly"]) == 3
+    assert deployment.connections["acme"] == credentials
+    deployment.write([{**ACME, **READONLY, "readonly_rotation": 1}])
+    deployment.up()
+    rotated = deployment.connections["acme"]
+    assert {k: v for k, v in rotated.items() if k != "readonly"} == {k: v for k, v in credentials.items() if k != "readonly"}
+    assert login_refusal(deployment.pg, credentials["readonly"]) == INVALID_PASSWORD
+    assert (read_orders(rotated["readonly"]), read_orders(credentials)) == (3, 3)
 
 
 def large_object_owner(deployment, oid):
