@@ -7,7 +7,7 @@ a temporary table, a schema, writes to a table of its schema, becomes another ro
 neighbour's schema. Privileges it must lack everywhere in its schema (writes on each table,
 sequences) are asked of the server in its session (`has_*_privilege`), so the probe never
 locks a tenant's table, calls nextval or runs a query on the tenant's data; the write it does
-attempt inserts no row (`INSERT … SELECT … WHERE false`) and is rolled back like everything else.
+attempt inserts no row (`INSERT … SELECT … WHERE false`, one plain column) and is rolled back like everything else.
 """
 
 from __future__ import annotations
@@ -112,14 +112,18 @@ class _Probe:
             (Code.COULD_CREATE_SCHEMA, "CREATE SCHEMA", sql.SQL("CREATE SCHEMA {}").format(self.name)),
             (Code.READONLY_CAN_BECOME_OTHER_ROLE, f"SET ROLE {t.role}", sql.SQL("SET ROLE {}").format(sql.Identifier(t.role))),
         ]
-        table = cur.execute("SELECT c.relname, format('%%I.%%I', n.nspname, c.relname) FROM pg_class c"
-                            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind IN ('r', 'p')"
-                            " ORDER BY c.relname LIMIT 1", (t.schema,)).fetchone()
+        # A column that takes an explicit value (not generated, not an identity), so nothing but
+        # the privilege check can refuse the statement.
+        table = cur.execute(
+            "SELECT c.relname, format('%%I.%%I', n.nspname, c.relname), a.attname FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid"
+            " WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped"
+            " AND a.attgenerated = '' AND a.attidentity = '' ORDER BY c.relname, a.attnum LIMIT 1", (t.schema,)).fetchone()
         if table is not None:
             # No row: a refusal comes at executor start, before any row is read or written.
-            target = sql.SQL("{}.{}").format(schema, sql.Identifier(table[0]))
+            target, column = sql.SQL("{}.{}").format(schema, sql.Identifier(table[0])), sql.Identifier(table[2])
             attempts.append((Code.READONLY_CAN_WRITE, f"INSERT on {table[1]}",
-                             sql.SQL("INSERT INTO {0} SELECT * FROM {0} WHERE false").format(target)))
+                             sql.SQL("INSERT INTO {0} ({1}) SELECT {1} FROM {0} WHERE false").format(target, column)))
         if neighbour is not None:
             attempts.append((Code.COULD_USE_OTHER_SCHEMA, f"CREATE on schema {neighbour.schema}",
                              sql.SQL("CREATE TABLE {}.{} (id int)").format(sql.Identifier(neighbour.schema), self.name)))
