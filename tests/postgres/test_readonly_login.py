@@ -66,6 +66,9 @@ def fleet(pg_server, admin_profile, tmp_path_factory):
                 # Code the read-only login runs when it reads: its own privileges apply inside.
                 tenant.execute("CREATE FUNCTION add_row() RETURNS int LANGUAGE sql AS"
                                " 'INSERT INTO after_rows VALUES (100, ''via function'') RETURNING id'")
+                # The tenant's own API: runs as its owner for whoever may call it (PUBLIC, by default).
+                tenant.execute("CREATE FUNCTION add_row_as_owner() RETURNS int LANGUAGE sql SECURITY DEFINER AS"
+                               " 'INSERT INTO after_rows VALUES (101, ''as the owner'') RETURNING id'")
         yield deployment
     finally:
         reset_server(pg_server)
@@ -169,6 +172,18 @@ def test_read_only_login_cannot_pass_on_what_it_reads(fleet):
         conn.execute("GRANT SELECT ON after_rows TO globex_app")  # PostgreSQL only warns: nothing granted
     with fleet.pg.admin_connect("app") as admin:
         assert admin.execute("SELECT has_table_privilege('globex_app', 'acme.after_rows', 'SELECT')").fetchone() == (False,)
+
+
+def test_a_security_definer_function_the_tenant_wrote_writes_for_the_read_only_login_too(fleet):
+    """The documented limit (README, Read-only login): such a function runs as the owner. Only the
+    read-only default stops it, and the login may turn that off; verify reports each one."""
+    statement = "SELECT add_row_as_owner()"
+    with as_readonly(fleet) as conn:
+        assert outcomes(conn, [statement]) == {statement: READ_ONLY_TRANSACTION}
+        read_write_session(conn)
+        with conn.transaction(force_rollback=True):
+            assert conn.execute(statement).fetchone() == (101,)
+            assert conn.execute("SELECT item FROM after_rows WHERE id = 101").fetchone() == ("as the owner",)
 
 
 def test_read_only_login_cannot_use_sequences(fleet):
