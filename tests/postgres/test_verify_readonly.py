@@ -9,10 +9,18 @@ clean fleet and once after the tampering, and the findings must be exactly the e
 from __future__ import annotations
 
 import pytest
-from psycopg import sql
 
 from tests.postgres.test_verify_on_deployed_fleets import fleet_findings, run_verify
-from tests.support.deployment import ADMIN_PROFILES, MANAGED, Deployment, connect_as
+from tests.support.deployment import (
+    ADMIN_PROFILES,
+    MANAGED,
+    Deployment,
+    connect_as,
+    create_tenant_database,
+    prepare_admin,
+    reset_server,
+    stack_for,
+)
 
 ADMIN_PROFILES = ADMIN_PROFILES
 
@@ -69,8 +77,6 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def fleet(pg_server, admin_profile, tmp_path_factory):
-    from tests.support.deployment import create_tenant_database, prepare_admin, reset_server, stack_for
-
     admin = prepare_admin(pg_server, admin_profile)
     try:
         create_tenant_database(pg_server, admin, "app")
