@@ -14,7 +14,6 @@ from psycopg import sql
 
 from tests.support.deployment import (
     ADMIN_PROFILES,
-    Deployment,
     connect_as,
     create_tenant_database,
     login_refusal,
@@ -43,11 +42,11 @@ def create_rows(conn, table, count=3):
 
 
 @pytest.fixture(scope="module")
-def fleet(pg_server, admin_profile, tmp_path_factory):
+def fleet(pg_server, admin_profile, new_deployment, tmp_path_factory):
     admin = prepare_admin(pg_server, admin_profile)
     try:
         create_tenant_database(pg_server, admin, "app")
-        deployment = Deployment(pg_server, stack_for(admin, tmp_path_factory.mktemp("ro") / "tenants", "app", profile=admin_profile))
+        deployment = new_deployment(pg_server, stack_for(admin, tmp_path_factory.mktemp("ro") / "tenants", "app", profile=admin_profile))
         deployment.write([ACME, HOOLI, GLOBEX])
         deployment.up()
         for name in ("acme", "hooli", "globex"):

@@ -14,7 +14,6 @@ from tests.postgres.test_verify_on_deployed_fleets import fleet_findings, run_ve
 from tests.support.deployment import (
     ADMIN_PROFILES,
     MANAGED,
-    Deployment,
     connect_as,
     create_tenant_database,
     prepare_admin,
@@ -76,11 +75,11 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def fleet(pg_server, admin_profile, tmp_path_factory):
+def fleet(pg_server, admin_profile, new_deployment, tmp_path_factory):
     admin = prepare_admin(pg_server, admin_profile)
     try:
         create_tenant_database(pg_server, admin, "app")
-        deployment = Deployment(pg_server, stack_for(admin, tmp_path_factory.mktemp("verify_ro") / "tenants", "app",
+        deployment = new_deployment(pg_server, stack_for(admin, tmp_path_factory.mktemp("verify_ro") / "tenants", "app",
                                                      profile=admin_profile))
         deployment.write(FLEET)
         deployment.up()

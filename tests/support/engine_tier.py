@@ -31,6 +31,9 @@ MIRRORED: dict[str, str] = {
     "tests.postgres.test_drift_repair": "tests.engine.test_engine_drift_repair",
     "tests.postgres.test_verify_on_deployed_fleets": "tests.engine.test_engine_verify_on_deployed_fleets",
     "tests.postgres.test_admin_password_rotation": "tests.engine.test_engine_admin_password_rotation",
+    "tests.postgres.test_readonly_login": "tests.engine.test_engine_readonly_login",
+    "tests.postgres.test_readonly_login_lifecycle": "tests.engine.test_engine_readonly_login_lifecycle",
+    "tests.postgres.test_verify_readonly": "tests.engine.test_engine_verify_readonly",
 }
 
 # PostgreSQL-tier modules the engine tier does not run, and why.
