@@ -8,7 +8,7 @@ from pg_tenants.local.binaries import DEFAULT_MAJOR
 from pg_tenants.local.throwaway import running_postgres
 from tests.support.deployment import SERVER_SETTINGS
 from tests.support.engine_stack import CliDeployment
-from tests.support.tier_fixtures import admin_profile, deployment, pytest_generate_tests  # noqa: F401 - shared with tests/postgres
+from tests.support.tier_fixtures import admin_profile, deployment, pytest_collection_modifyitems, pytest_generate_tests  # noqa: F401 - shared with tests/postgres
 
 
 @pytest.fixture(scope="session")

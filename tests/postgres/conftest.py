@@ -13,7 +13,7 @@ import pytest
 
 from pg_tenants.local.throwaway import pg_versions_under_test, running_postgres
 from tests.support.deployment import SERVER_SETTINGS, Deployment
-from tests.support.tier_fixtures import admin_profile, deployment, pytest_generate_tests  # noqa: F401 - shared with tests/engine
+from tests.support.tier_fixtures import admin_profile, deployment, pytest_collection_modifyitems, pytest_generate_tests  # noqa: F401 - shared with tests/engine
 
 
 @pytest.fixture(scope="session", params=pg_versions_under_test(), ids=lambda major: f"pg{major}")

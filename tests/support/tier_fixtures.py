@@ -57,3 +57,22 @@ def deployment(pg_server, admin_profile, new_deployment, tmp_path):
         yield new_deployment(pg_server, stack_for(admin, tmp_path / "tenants", "app", profile=admin_profile))
     finally:
         reset_server(pg_server)
+
+
+def pytest_collection_modifyitems(items):
+    """Run each module's tests server by server and profile by profile, in collection order otherwise.
+
+    pytest's own reordering splits a module's profile group when its tests also take
+    function-level parameters, and a module-scoped fleet is then deployed again for each piece.
+    """
+    first_seen: dict[object, int] = {}
+
+    def rank(value: object) -> int:
+        return first_seen.setdefault(value, len(first_seen))
+
+    def key(item) -> tuple[int, int, int]:
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        return (rank(("server", params.get("pg_server"))), rank(("module", item.path)),
+                rank(("profile", params.get("admin_profile"))))
+
+    items[:] = sorted(items, key=key)
