@@ -5,8 +5,12 @@ from pathlib import Path
 import pulumi
 
 from components.fleet import declare_fleet
+from pg_tenants import gc_policy
 from pg_tenants.problems import ConfigurationInvalid
 from pg_tenants.program_input import load_program_input
+
+# After the imports, whose objects it freezes.
+gc_policy.apply_gc_policy()
 
 PROJECT_DIR = Path(__file__).resolve().parent
 

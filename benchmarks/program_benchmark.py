@@ -1,48 +1,38 @@
-"""Time and peak memory of the real program on the SDK mock engine for generated fleets.
+"""The real program on the SDK mock engine beside its typed floor, for generated fleets.
 
-Run: python -m benchmarks.program_benchmark [SIZES...]   (default 100 1000 5000)
-Each size runs in its own process so peak RSS is that run's alone.
-`python -m benchmarks.program_benchmark --counts` prints the resources one tenant of each
-kind registers, for this program and for the previous ownership model
-(tests/fixtures/previous_model), side by side.
+    python -m benchmarks.program_benchmark [SIZES...] [--repeat 3] [--kind "generated password"]
+    python -m benchmarks.program_benchmark --counts
+
+For each size, the project and the typed floor (benchmarks/typed_floor.py: the same resource
+types, counts, parents, providers and mocks, no project logic) run alternately, each in a fresh
+process (so peak RSS is that run's alone), `--repeat` times. Every run prints its wall time,
+the time the garbage collector took (gc.callbacks), its peak RSS and the load average at its
+start and end; then each size gets the medians and the ratio project / floor. The machine may
+be shared: compare ratios within one invocation, not seconds across invocations.
+
+`--gc-policy` replaces the program's GC policy (pg_tenants/gc_policy.py) in the project's runs,
+to measure alternatives; the floor always runs with Python's defaults.
+`--counts` prints the resources one tenant of each kind registers, for this program and for the
+previous ownership model (tests/fixtures/previous_model), side by side.
 """
 
 from __future__ import annotations
 
+import argparse
+import gc
 import json
+import os
+import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 DEFAULT_SIZES = (100, 1000, 5000)
-
-
-def measure(size: int) -> dict[str, float]:
-    from tests.support.program_run import run_program
-    from tests.support.stack import one_server_stack, write_tenant_file
-
-    with tempfile.TemporaryDirectory() as tmp:
-        tenants_dir = Path(tmp) / "tenants"
-        write_tenant_file(tenants_dir, "fleet.yaml", [{"name": f"tenant_{i:05d}"} for i in range(size)])
-        values, secret_keys = one_server_stack(tenants_dir).as_pulumi_config()
-        started = time.perf_counter()
-        run = run_program(values, secret_keys, deterministic=False)
-        elapsed = time.perf_counter() - started
-    if run.error:
-        raise run.error
-    per_tenant = sum(1 for r in run.registrations if r.parent.endswith(f"::tenant_{0:05d}"))
-    return {
-        "tenants": size,
-        "seconds": round(elapsed, 2),
-        "ms_per_tenant": round(elapsed * 1000 / size, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "registrations": len(run.registrations),
-        "resources_per_tenant": per_tenant + 1,  # the component itself plus its children
-    }
-
 
 # One tenant of each kind; the stack has no other tenant, so its hardening is counted apart.
 TENANT_KINDS: dict[str, dict[str, object]] = {
@@ -58,6 +48,120 @@ TENANT_KINDS: dict[str, dict[str, object]] = {
 # and no read-only login.
 NEW_KINDS = frozenset({"offboarded", "read-only login", "zero-downtime + read-only"})
 NEW_KIND_BEFORE = {"offboarded": "0 (entry removed)", "read-only login": "- (none)", "zero-downtime + read-only": "- (none)"}
+
+GC_POLICIES = {
+    "program": None,  # what the program sets (pg_tenants/gc_policy.py)
+    "default": lambda: None,  # Python's defaults
+    "threshold": lambda: gc.set_threshold(50_000, 20, 100),
+    "freeze": gc.freeze,
+    "freeze+threshold": lambda: (gc.freeze(), gc.set_threshold(50_000, 20, 100)),
+}
+
+
+class _GcTimer:
+    """Seconds spent in the collector, from gc.callbacks."""
+
+    def __init__(self) -> None:
+        self.seconds, self.collections, self._started = 0.0, 0, 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+            self.collections += 1
+
+
+def measure(which: str, size: int, kind: dict[str, object], table_path: str, gc_policy: str) -> dict[str, Any]:
+    """One run in this process: the project or the floor for `size` tenants."""
+    import pulumi_postgresql  # noqa: F401 - imported before the clock starts on both sides
+    import pulumi_random  # noqa: F401
+
+    from benchmarks import typed_floor
+
+    if which == "project":
+        policy = GC_POLICIES[gc_policy]
+        if policy is not None:
+            import pg_tenants.gc_policy
+
+            pg_tenants.gc_policy.apply_gc_policy = policy
+        timer = _GcTimer()
+        started = time.perf_counter()
+        run = typed_floor.run_project(size, kind)
+    else:
+        os.environ[typed_floor.TABLE_ENV], os.environ[typed_floor.COUNT_ENV] = table_path, str(size)
+        typed_floor.load_table(table_path)
+        from tests.support.program_run import run_program
+
+        timer = _GcTimer()
+        started = time.perf_counter()
+        run = run_program({}, program_dir=typed_floor.FLOOR_PROGRAM_DIR, deterministic=False)
+        if run.error:
+            raise run.error
+    elapsed = time.perf_counter() - started
+    return {
+        "seconds": elapsed,
+        "gc_seconds": timer.seconds,
+        "collections": timer.collections,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "shape": typed_floor.shape(run),
+    }
+
+
+def _run_child(which: str, size: int, kind_label: str, table_path: str, gc_policy: str) -> dict[str, Any]:
+    load_start = os.getloadavg()[0]
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.program_benchmark", "--one", which, str(size),
+         "--kind", kind_label, "--table", table_path, "--gc-policy", gc_policy],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if out.returncode:
+        raise SystemExit(f"the {which} run for {size} tenants failed:\n{out.stderr}")
+    row = json.loads(out.stdout.strip().splitlines()[-1])
+    row["load"] = (load_start, os.getloadavg()[0])
+    return row
+
+
+def _median(rows: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(r[key] for r in rows)
+
+
+def benchmark(sizes: list[int], repeat: int, kind_label: str, gc_policy: str) -> None:
+    from benchmarks import typed_floor
+
+    print(f"Python {platform.python_version()}, {os.cpu_count()} CPUs, tenant kind {kind_label!r}, "
+          f"{repeat} runs per point, project GC policy {gc_policy!r}, floor with Python's GC defaults.")
+    print("The machine may be shared with other work (see the load averages): compare the ratios "
+          "within this run, not seconds across runs.", flush=True)
+    summary = []
+    with tempfile.TemporaryDirectory() as tmp:
+        table_path = str(Path(tmp) / "floor-table.json")
+        typed_floor.write_table(typed_floor.record_table(TENANT_KINDS[kind_label]), Path(table_path))
+        for size in sizes:
+            runs: dict[str, list[dict[str, Any]]] = {"project": [], "floor": []}
+            for attempt in range(repeat):
+                for which in ("project", "floor"):
+                    row = _run_child(which, size, kind_label, table_path, gc_policy)
+                    runs[which].append(row)
+                    print(f"  {size:>6} tenants, run {attempt + 1}, {which:<7}: {row['seconds']:8.2f} s, "
+                          f"GC {row['gc_seconds']:7.2f} s ({row['collections']} collections), "
+                          f"peak RSS {row['peak_rss_mb']:7.1f} MB, load {row['load'][0]:.2f} -> {row['load'][1]:.2f}", flush=True)
+                if runs["project"][-1]["shape"] != runs["floor"][-1]["shape"]:
+                    raise SystemExit(f"the floor drifted from the project: {runs['project'][-1]['shape']} != {runs['floor'][-1]['shape']}")
+            summary.append((size, runs))
+    print()
+    print("medians per tenant count (project = the real program, floor = typed floor):")
+    print(f"{'tenants':>8} {'project s':>10} {'floor s':>8} {'ratio':>6} {'ms/tenant':>10} {'floor ms/t':>10} "
+          f"{'GC s':>7} {'floor GC s':>10} {'RSS MB':>8} {'floor RSS':>9} {'KB/tenant':>9} {'load start-end':>15}")
+    for size, runs in summary:
+        project, floor = runs["project"], runs["floor"]
+        p_s, f_s = _median(project, "seconds"), _median(floor, "seconds")
+        loads = [load for r in project + floor for load in r["load"]]
+        rss = _median(project, "peak_rss_mb")
+        print(f"{size:>8} {p_s:>10.2f} {f_s:>8.2f} {p_s / f_s:>6.2f} {p_s * 1000 / size:>10.1f} {f_s * 1000 / size:>10.1f} "
+              f"{_median(project, 'gc_seconds'):>7.2f} {_median(floor, 'gc_seconds'):>10.2f} {rss:>8.1f} "
+              f"{_median(floor, 'peak_rss_mb'):>9.1f} {rss * 1024 / size:>9.1f} {min(loads):>7.2f}-{max(loads):<7.2f}")
 
 
 def resource_counts(kind: dict[str, object], program_dir: Path | None, settings: dict[str, object]) -> int:
@@ -89,21 +193,22 @@ def print_counts() -> None:
 
 
 def main(argv: list[str]) -> None:
-    if argv[:1] == ["--counts"]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", type=int, nargs="*", default=list(DEFAULT_SIZES))
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each side per size (default 3)")
+    parser.add_argument("--kind", default="generated password", choices=sorted(TENANT_KINDS))
+    parser.add_argument("--gc-policy", default="program", choices=sorted(GC_POLICIES))
+    parser.add_argument("--counts", action="store_true", help="resources per tenant kind, previous model beside this one")
+    parser.add_argument("--one", nargs=2, metavar=("SIDE", "TENANTS"), help=argparse.SUPPRESS)
+    parser.add_argument("--table", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.counts:
         print_counts()
-        return
-    if argv[:1] == ["--one"]:
-        print(json.dumps(measure(int(argv[1]))))
-        return
-    sizes = [int(a) for a in argv] or list(DEFAULT_SIZES)
-    print(f"{'tenants':>8} {'seconds':>8} {'ms/tenant':>10} {'peak RSS MB':>12} {'registrations':>14} {'per tenant':>11}")
-    for size in sizes:
-        out = subprocess.run([sys.executable, "-m", "benchmarks.program_benchmark", "--one", str(size)], check=True, capture_output=True, text=True)
-        row = json.loads(out.stdout.strip().splitlines()[-1])
-        print(
-            f"{row['tenants']:>8} {row['seconds']:>8} {row['ms_per_tenant']:>10} {row['peak_rss_mb']:>12} "
-            f"{row['registrations']:>14} {row['resources_per_tenant']:>11}"
-        )
+    elif args.one:
+        which, size = args.one
+        print(json.dumps(measure(which, int(size), TENANT_KINDS[args.kind], args.table, args.gc_policy)))
+    else:
+        benchmark(args.sizes, args.repeat, args.kind, args.gc_policy)
 
 
 if __name__ == "__main__":

@@ -122,7 +122,6 @@ def declare_fleet(program_input: ProgramInput) -> FleetOutputs:
         opts = providers.options(server_key, settings.servers[server_key].admin_database)
         DatabaseHardening(server_key, database, holds_tenants=False, opts=opts, admin_connection=providers.admin_connection(server_key))
 
-    with_credentials = {name: c.connection_formats for name, c in components.items() if c.connection_formats is not None}
     return FleetOutputs(
         tenants={
             t.name: {"schema": t.schema, "username": t.username, "server": t.server, "database": t.database,
@@ -131,7 +130,22 @@ def declare_fleet(program_input: ProgramInput) -> FleetOutputs:
                      "readonly_login": t.readonly_role is not None}
             for t in tenants
         },
-        # Offboarded tenants have no credentials.
-        connections=pulumi.Output.secret(pulumi.Output.all(**with_credentials) if with_credentials else {}),
+        connections=_connections(components),
+    )
+
+
+def _connections(components: dict[str, TenantResources]) -> pulumi.Output[dict[str, dict[str, object]]]:
+    """Tenant name -> connection formats; offboarded tenants have no credentials.
+
+    One `Output.all` over the tenants' secret outputs, each holding an object (not a dict), so
+    nothing is lifted value by value; secret because every tenant's is. `Output.secret` of the
+    result would lift the whole fleet's dict again.
+    """
+    with_credentials = {name: c.connections for name, c in components.items() if c.connections is not None}
+    if not with_credentials:
+        return pulumi.Output.secret({})
+    names = list(with_credentials)
+    return pulumi.Output.all(*with_credentials.values()).apply(
+        lambda entries: {name: entry.formats for name, entry in zip(names, entries, strict=True)}
     )
 

@@ -72,8 +72,8 @@ class _ReadOnly:
 
 
 class TenantResources(pulumi.ComponentResource):
-    # None for an offboarded tenant: it has no credentials.
-    connection_formats: pulumi.Output[dict[str, object]] | None
+    # Secret; None for an offboarded tenant: it has no credentials.
+    connections: pulumi.Output[TenantConnections] | None
 
     def __init__(self, args: TenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         tenant = args.tenant
@@ -124,19 +124,19 @@ class TenantResources(pulumi.ComponentResource):
             readonly_roles = [readonly.login.role.name] if readonly is not None else []
             self._purge([owner.name, *(slot.name for slot in slots)], readonly_roles, children)
 
-        self.connection_formats = None
+        self.connections = None
         if logins:
             current, previous = logins[0], (logins[1] if len(logins) > 1 else None)
-            previous_formats = self._formats(previous) if previous is not None else None
-            readonly_formats = self._formats(readonly.login) if readonly is not None else None
-            # Ready only once the schema exists (the roles' formats wait for the roles).
-            self.connection_formats = pulumi.Output.secret(
-                pulumi.Output.all(schema.id, self._formats(current), previous_formats, readonly_formats).apply(
-                    lambda values: _with_readonly(_with_previous(values[1], values[2]), values[3])
-                )
-            )
-        # onRemove lets the policy pack allow drop_cascade for a tenant marked for purge.
-        self.register_outputs({"connection_formats": self.connection_formats, "onRemove": tenant.on_remove})
+            # `previous` for zero-downtime tenants, `readonly` for a read-only login, in this order.
+            extra = {"previous": previous, "readonly": readonly.login if readonly is not None else None}
+            named = {key: login for key, login in extra.items() if login is not None}
+            # Ready only once the schema exists; the role ids: credentials never precede their role.
+            parts = [schema.id, *self._login_parts(current), *(p for login in named.values() for p in self._login_parts(login))]
+            self.connections = pulumi.Output.secret(
+                pulumi.Output.all(*parts).apply(lambda values: self._connections(values, list(named))))
+        # onRemove lets the policy pack allow drop_cascade for a tenant marked for purge. The
+        # credentials are not registered here: the stack's `connections` output holds them, once.
+        self.register_outputs({"onRemove": tenant.on_remove})
 
     def _child(self, suffix: str, **options: object) -> tuple[str, pulumi.ResourceOptions]:
         key = self._args.tenant.name
@@ -365,27 +365,32 @@ class TenantResources(pulumi.ComponentResource):
         name, opts = self._child("purge", depends_on=children)
         OwnedObjectsPurge(name, self._args.admin_connection, roles, grantees, opts=opts)
 
-    def _formats(self, login: _Login) -> pulumi.Output[dict[str, object]]:
+    @staticmethod
+    def _login_parts(login: _Login) -> list[pulumi.Output[str]]:
+        return [login.role.name, login.password, login.role.id]
+
+    def _connections(self, values: list[str], extra: list[str]) -> TenantConnections:
+        """From the resolved [schema id, then name, password, id of the current login and of each login in `extra`]."""
+        logins = [values[i:i + 3] for i in range(1, len(values), 3)]
+        formats = self._formats(*logins[0][:2])
+        for key, (user, password, _) in zip(extra, logins[1:], strict=True):
+            formats[key] = self._formats(user, password)
+        return TenantConnections(formats)
+
+    def _formats(self, user: str, password: str) -> dict[str, object]:
         server, tenant = self._args.server, self._args.tenant
-        # The role's id resolves once the role exists: credentials never precede their role.
-        return pulumi.Output.all(login.role.name, login.password, login.role.id).apply(
-            lambda values: Credentials(
-                host=server.host,
-                port=server.port,
-                database=tenant.database,
-                user=values[0],
-                password=values[1],
-                sslmode=server.sslmode,
-                sslrootcert=server.tenant_sslrootcert,
-            ).all_formats()
-        )
+        return Credentials(host=server.host, port=server.port, database=tenant.database, user=user, password=password,
+                           sslmode=server.sslmode, sslrootcert=server.tenant_sslrootcert).all_formats()
 
 
-def _with_readonly(formats: dict[str, object], readonly: dict[str, object] | None) -> dict[str, object]:
-    """Tenants with `readonly_login` add `readonly`: the read-only login's credentials."""
-    return formats if readonly is None else {**formats, "readonly": readonly}
+@dataclass(frozen=True)
+class TenantConnections:
+    """A tenant's connection formats (README: Outputs): the current login at the top level;
+    zero-downtime tenants add `previous`, tenants with a read-only login `readonly`.
 
+    An object, not a dict, so that `Output.all` over the fleet takes it as one value:
+    `Output.from_input` lifts every value nested in a dict into an Output of its own, and did
+    so four times per tenant before (issue 11).
+    """
 
-def _with_previous(current: dict[str, object], previous: dict[str, object] | None) -> dict[str, object]:
-    """The current credentials at the top level; zero-downtime tenants add `previous`."""
-    return current if previous is None else {**current, "previous": previous}
+    formats: dict[str, object]

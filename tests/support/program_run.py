@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import hashlib
 import random
 import runpy
 import secrets
 import string
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,9 @@ class StackOutput:
 class ProgramRun:
     registrations: list[Registration] = field(default_factory=list)
     outputs: dict[str, StackOutput] = field(default_factory=dict)
+    # Every RegisterResourceOutputs request by URN (components' and the stack's), secrets
+    # unwrapped: what the state keeps besides the resources' own outputs.
+    resource_outputs: dict[str, dict[str, StackOutput]] = field(default_factory=dict)
     error: BaseException | None = None
 
     def of_type(self, type_token: str) -> list[Registration]:
@@ -195,6 +200,16 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.recorded: list[Registration] = []
+        self.recorded_outputs: dict[str, dict[str, StackOutput]] = {}
+
+    def RegisterResourceOutputs(self, request):  # noqa: N802 - gRPC method name
+        pulumi_mocks._ensure_event_loop()  # deserializing needs one on this (executor) thread
+        outputs = {}
+        for key, value in rpc.deserialize_properties(request.outputs).items():
+            plain, secret = _unwrap(value)
+            outputs[key] = StackOutput(plain, secret)
+        self.recorded_outputs[request.urn] = outputs
+        return super().RegisterResourceOutputs(request)
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         alias_names = tuple(a.spec.name for a in request.aliases if a.HasField("spec") and a.spec.name)
@@ -252,6 +267,20 @@ async def _resolve(value: Any) -> tuple[Any, bool]:
     return value, False
 
 
+@contextmanager
+def gc_settings_restored() -> Iterator[None]:
+    """The program sets a GC policy where it starts (pg_tenants.gc_policy); run in this process,
+    it must not outlive the run and change how the rest of the test session collects."""
+    threshold, enabled, frozen = gc.get_threshold(), gc.isenabled(), gc.get_freeze_count()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        if not frozen:
+            gc.unfreeze()  # what the program froze goes back into the oldest generation
+        (gc.enable if enabled else gc.disable)()
+
+
 def run_program(
     config: Mapping[str, Any],
     secret_keys: frozenset[str] = frozenset(),
@@ -283,18 +312,27 @@ def run_program(
         sys.path.insert(0, str(PROJECT_DIR))
 
     def program() -> None:
-        runpy.run_path(str((program_dir or PROJECT_DIR) / "__main__.py"), run_name="__main__")
+        try:
+            runpy.run_path(str((program_dir or PROJECT_DIR) / "__main__.py"), run_name="__main__")
+        finally:
+            # What the runtime does after the program (run_in_stack): the stack registers its
+            # exports, so the recording holds them as the state would. (The mock stack
+            # registered none when set_mocks created it.)
+            root = pulumi.runtime.get_root_resource()
+            root.register_outputs(dict(root.outputs))
 
     try:
-        _sync_await(run_pulumi_func(program))
-        root = pulumi.runtime.get_root_resource()
-        for name, value in root.outputs.items():
-            resolved, secret = _sync_await(_resolve(value))
-            run.outputs[name] = StackOutput(resolved, secret)
+        with gc_settings_restored():
+            _sync_await(run_pulumi_func(program))
+            root = pulumi.runtime.get_root_resource()
+            for name, value in root.outputs.items():
+                resolved, secret = _sync_await(_resolve(value))
+                run.outputs[name] = StackOutput(resolved, secret)
     except Exception as error:  # noqa: BLE001 - handed to the test to assert on
         run.error = error
     finally:
         run.registrations = list(monitor.recorded)
+        run.resource_outputs = dict(monitor.recorded_outputs)
         loop.close()
         asyncio.set_event_loop(None)
     return run
