@@ -124,10 +124,10 @@ def _run_child(which: str, size: int, kind_label: str, table_path: str, gc_polic
 
 
 def _median(rows: list[dict[str, Any]], key: str) -> float:
-    return statistics.median(r[key] for r in rows)
+    return statistics.median(r[key] for r in rows) if rows else float("nan")
 
 
-def benchmark(sizes: list[int], repeat: int, kind_label: str, gc_policy: str) -> None:
+def benchmark(sizes: list[int], repeat: int, kind_label: str, gc_policy: str, sides: list[str]) -> None:
     from benchmarks import typed_floor
 
     print(f"Python {platform.python_version()}, {os.cpu_count()} CPUs, tenant kind {kind_label!r}, "
@@ -141,15 +141,19 @@ def benchmark(sizes: list[int], repeat: int, kind_label: str, gc_policy: str) ->
         for size in sizes:
             runs: dict[str, list[dict[str, Any]]] = {"project": [], "floor": []}
             for attempt in range(repeat):
-                for which in ("project", "floor"):
+                for which in sides:
                     row = _run_child(which, size, kind_label, table_path, gc_policy)
                     runs[which].append(row)
                     print(f"  {size:>6} tenants, run {attempt + 1}, {which:<7}: {row['seconds']:8.2f} s, "
                           f"GC {row['gc_seconds']:7.2f} s ({row['collections']} collections), "
                           f"peak RSS {row['peak_rss_mb']:7.1f} MB, load {row['load'][0]:.2f} -> {row['load'][1]:.2f}", flush=True)
-                if runs["project"][-1]["shape"] != runs["floor"][-1]["shape"]:
+                if runs["floor"] and runs["project"][-1]["shape"] != runs["floor"][-1]["shape"]:
                     raise SystemExit(f"the floor drifted from the project: {runs['project'][-1]['shape']} != {runs['floor'][-1]['shape']}")
             summary.append((size, runs))
+    _print_summary(summary)
+
+
+def _print_summary(summary: list[tuple[int, dict[str, list[dict[str, Any]]]]]) -> None:
     print()
     print("medians per tenant count (project = the real program, floor = typed floor):")
     print(f"{'tenants':>8} {'project s':>10} {'floor s':>8} {'ratio':>6} {'ms/tenant':>10} {'floor ms/t':>10} "
@@ -183,13 +187,16 @@ def resource_counts(kind: dict[str, object], program_dir: Path | None, settings:
 
 
 def print_counts() -> None:
+    from benchmarks.state_size import state_bytes_per_tenant
     from tests.fixtures.previous_model import PREVIOUS_SETTINGS, PROGRAM_DIR
 
-    print(f"{'tenant kind':<24} {'previous model':>15} {'this program':>13}")
+    print(f"{'tenant kind':<24} {'previous model':>15} {'this program':>13} {'state bytes':>12}")
     for label, kind in TENANT_KINDS.items():
         before = NEW_KIND_BEFORE[label] if label in NEW_KINDS else resource_counts(kind, PROGRAM_DIR, PREVIOUS_SETTINGS)
         after = resource_counts(kind, None, {})
-        print(f"{label:<24} {before:>15} {after:>13}")
+        print(f"{label:<24} {before:>15} {after:>13} {state_bytes_per_tenant(kind):>12}")
+    print("state bytes: one tenant's resources and its share of the stack outputs in the checkpoint's "
+          "shape (benchmarks/state_size.py), secrets as ciphertext")
 
 
 def main(argv: list[str]) -> None:
@@ -199,6 +206,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--kind", default="generated password", choices=sorted(TENANT_KINDS))
     parser.add_argument("--gc-policy", default="program", choices=sorted(GC_POLICIES))
     parser.add_argument("--counts", action="store_true", help="resources per tenant kind, previous model beside this one")
+    parser.add_argument("--sides", default="project,floor", help="which sides run: project,floor (default) or project")
     parser.add_argument("--one", nargs=2, metavar=("SIDE", "TENANTS"), help=argparse.SUPPRESS)
     parser.add_argument("--table", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -208,7 +216,7 @@ def main(argv: list[str]) -> None:
         which, size = args.one
         print(json.dumps(measure(which, int(size), TENANT_KINDS[args.kind], args.table, args.gc_policy)))
     else:
-        benchmark(args.sizes, args.repeat, args.kind, args.gc_policy)
+        benchmark(args.sizes, args.repeat, args.kind, args.gc_policy, args.sides.split(","))
 
 
 if __name__ == "__main__":
