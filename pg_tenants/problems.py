@@ -38,7 +38,7 @@ class Problem:
 
 
 def printable(text: str) -> str:
-    """Text that any UTF-8 output (a log, gRPC, a strict terminal) accepts.
+    r"""Text that any UTF-8 output (a log, gRPC, a strict terminal) accepts.
 
     File names that are not UTF-8 reach Python as lone surrogates (`\udcff`); they are shown
     as their bytes (`\xff`) instead of failing whoever prints the problem.
