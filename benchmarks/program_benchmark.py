@@ -59,17 +59,19 @@ GC_POLICIES = {
 
 
 class _GcTimer:
-    """Seconds spent in the collector, from gc.callbacks."""
+    """Seconds (wall and CPU) spent in the collector, from gc.callbacks."""
 
     def __init__(self) -> None:
-        self.seconds, self.collections, self._started = 0.0, 0, 0.0
+        self.seconds = self.cpu_seconds = 0.0
+        self.collections, self._started = 0, (0.0, 0.0)
         gc.callbacks.append(self._callback)
 
     def _callback(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            self._started = time.perf_counter()
+            self._started = (time.perf_counter(), time.process_time())
         else:
-            self.seconds += time.perf_counter() - self._started
+            self.seconds += time.perf_counter() - self._started[0]
+            self.cpu_seconds += time.process_time() - self._started[1]
             self.collections += 1
 
 
@@ -87,7 +89,7 @@ def measure(which: str, size: int, kind: dict[str, object], table_path: str, gc_
 
             pg_tenants.gc_policy.apply_gc_policy = policy
         timer = _GcTimer()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         run = typed_floor.run_project(size, kind)
     else:
         os.environ[typed_floor.TABLE_ENV], os.environ[typed_floor.COUNT_ENV] = table_path, str(size)
@@ -95,14 +97,16 @@ def measure(which: str, size: int, kind: dict[str, object], table_path: str, gc_
         from tests.support.program_run import run_program
 
         timer = _GcTimer()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         run = run_program({}, program_dir=typed_floor.FLOOR_PROGRAM_DIR, deterministic=False)
         if run.error:
             raise run.error
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     return {
         "seconds": elapsed,
+        "cpu_seconds": cpu,
         "gc_seconds": timer.seconds,
+        "gc_cpu_seconds": timer.cpu_seconds,
         "collections": timer.collections,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "shape": typed_floor.shape(run),
@@ -144,8 +148,9 @@ def benchmark(sizes: list[int], repeat: int, kind_label: str, gc_policy: str, si
                 for which in sides:
                     row = _run_child(which, size, kind_label, table_path, gc_policy)
                     runs[which].append(row)
-                    print(f"  {size:>6} tenants, run {attempt + 1}, {which:<7}: {row['seconds']:8.2f} s, "
-                          f"GC {row['gc_seconds']:7.2f} s ({row['collections']} collections), "
+                    print(f"  {size:>6} tenants, run {attempt + 1}, {which:<7}: {row['seconds']:8.2f} s wall, "
+                          f"{row['cpu_seconds']:8.2f} s CPU, GC {row['gc_seconds']:7.2f} s wall {row['gc_cpu_seconds']:7.2f} s CPU "
+                          f"({row['collections']} collections), "
                           f"peak RSS {row['peak_rss_mb']:7.1f} MB, load {row['load'][0]:.2f} -> {row['load'][1]:.2f}", flush=True)
                 if runs["floor"] and runs["project"][-1]["shape"] != runs["floor"][-1]["shape"]:
                     raise SystemExit(f"the floor drifted from the project: {runs['project'][-1]['shape']} != {runs['floor'][-1]['shape']}")
@@ -155,17 +160,20 @@ def benchmark(sizes: list[int], repeat: int, kind_label: str, gc_policy: str, si
 
 def _print_summary(summary: list[tuple[int, dict[str, list[dict[str, Any]]]]]) -> None:
     print()
-    print("medians per tenant count (project = the real program, floor = typed floor):")
-    print(f"{'tenants':>8} {'project s':>10} {'floor s':>8} {'ratio':>6} {'ms/tenant':>10} {'floor ms/t':>10} "
-          f"{'GC s':>7} {'floor GC s':>10} {'RSS MB':>8} {'floor RSS':>9} {'KB/tenant':>9} {'load start-end':>15}")
+    print("medians per tenant count (project = the real program, floor = typed floor; CPU = the process's "
+          "user + system time, which other work on the machine disturbs far less than wall time):")
+    print(f"{'tenants':>8} {'wall s':>8} {'floor':>8} {'ratio':>6} {'CPU s':>8} {'floor':>8} {'ratio':>6} "
+          f"{'CPU ms/t':>8} {'GC CPU s':>8} {'floor':>7} {'RSS MB':>7} {'floor':>7} {'KB/t':>6} {'load start-end':>14}")
     for size, runs in summary:
         project, floor = runs["project"], runs["floor"]
-        p_s, f_s = _median(project, "seconds"), _median(floor, "seconds")
+        wall, floor_wall = _median(project, "seconds"), _median(floor, "seconds")
+        cpu, floor_cpu = _median(project, "cpu_seconds"), _median(floor, "cpu_seconds")
         loads = [load for r in project + floor for load in r["load"]]
         rss = _median(project, "peak_rss_mb")
-        print(f"{size:>8} {p_s:>10.2f} {f_s:>8.2f} {p_s / f_s:>6.2f} {p_s * 1000 / size:>10.1f} {f_s * 1000 / size:>10.1f} "
-              f"{_median(project, 'gc_seconds'):>7.2f} {_median(floor, 'gc_seconds'):>10.2f} {rss:>8.1f} "
-              f"{_median(floor, 'peak_rss_mb'):>9.1f} {rss * 1024 / size:>9.1f} {min(loads):>7.2f}-{max(loads):<7.2f}")
+        print(f"{size:>8} {wall:>8.2f} {floor_wall:>8.2f} {wall / floor_wall:>6.2f} {cpu:>8.2f} {floor_cpu:>8.2f} "
+              f"{cpu / floor_cpu:>6.2f} {cpu * 1000 / size:>8.1f} {_median(project, 'gc_cpu_seconds'):>8.2f} "
+              f"{_median(floor, 'gc_cpu_seconds'):>7.2f} {rss:>7.1f} {_median(floor, 'peak_rss_mb'):>7.1f} "
+              f"{rss * 1024 / size:>6.0f} {min(loads):>6.2f}-{max(loads):<6.2f}")
 
 
 def resource_counts(kind: dict[str, object], program_dir: Path | None, settings: dict[str, object]) -> int:

@@ -26,6 +26,9 @@ LIBPQ_HAS_REQUIRE_AUTH = psycopg.pq.version() >= 160000
 _AUTH_REFUSED_MARKERS = ("require_auth", "authentication method requirement", "server requested")
 CONNECT_TIMEOUT_SECONDS = 10
 STATEMENT_TIMEOUT = "10s"
+# Probes send several statements per round trip (simple query protocol, no parameters): each
+# round trip costs client and server CPU, and verify is CPU-bound (benchmarks/verify_benchmark.py).
+_SAVEPOINT = sql.Identifier("pg_tenants_verify_probe")
 # Errors that mean "refused", which is what every forbidden probe should get.
 _DENIED = (errors.InsufficientPrivilege, errors.InvalidSchemaName)
 # Whether the session holds what a forbidden probe tries, should the statement fail otherwise.
@@ -75,6 +78,17 @@ def _login(tenant: Tenant) -> tuple[psycopg.Connection | None, list[Finding]]:
         text = redact(str(error).strip(), secret)
         return None, [not_scram, Finding(tenant.name, Code.LOGIN_FAILED, user,
                                          f"{user} could not log in: {_first_line(text)}")]
+
+
+def _back_to_savepoint(cur: psycopg.Cursor) -> None:
+    cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}").format(_SAVEPOINT))
+
+
+def _last_result(cur: psycopg.Cursor) -> psycopg.Cursor:
+    """The cursor on the result of the last statement of a multi-statement execute."""
+    while cur.nextset():
+        pass
+    return cur
 
 
 def _first_line(text: str) -> str:
@@ -131,9 +145,9 @@ class _Probe:
         t, probe = self.tenant, sql.Identifier(self.name)
         findings: list[Finding] = []
         with self.conn.cursor() as cur:
-            cur.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(STATEMENT_TIMEOUT)))
-            cur.execute("SELECT current_setting('search_path'), current_schema()")
-            search_path, current = cur.fetchone() or ("", None)
+            cur.execute(sql.SQL("SET statement_timeout = {}; SELECT current_setting('search_path'), current_schema()")
+                        .format(sql.Literal(STATEMENT_TIMEOUT)))
+            search_path, current = _last_result(cur).fetchone() or ("", None)
             if parse_search_path(search_path) != [t.schema] or current != t.schema:
                 findings.append(Finding(t.name, Code.SEARCH_PATH_MISMATCH, search_path,
                                         f"logged in as {t.role}, search_path is {search_path!s} "
@@ -156,12 +170,11 @@ class _Probe:
         try:
             with self.conn.transaction():
                 # Unqualified on purpose: the table must land in the tenant's schema via search_path.
-                cur.execute(sql.SQL("CREATE TABLE {} (id int)").format(probe))
-                cur.execute(sql.SQL("INSERT INTO {} VALUES (1)").format(probe))
-                cur.execute(sql.SQL("SELECT count(*) FROM {}").format(probe))
-                cur.execute("SELECT relnamespace::regnamespace::text FROM pg_class WHERE oid = %s::regclass",
-                            [self.name])
-                row = cur.fetchone()
+                cur.execute(sql.SQL(
+                    "CREATE TABLE {probe} (id int); INSERT INTO {probe} VALUES (1); SELECT count(*) FROM {probe}; "
+                    "SELECT relnamespace::regnamespace::text FROM pg_class WHERE oid = {name}::regclass",
+                ).format(probe=probe, name=sql.Literal(self.name)))
+                row = _last_result(cur).fetchone()
         except _DENIED as error:
             return [Finding(t.name, Code.OWN_SCHEMA_UNUSABLE, t.schema,
                             f"{t.role} cannot create a table in its schema: {_first_line(str(error))}")]
@@ -175,14 +188,18 @@ class _Probe:
 
     def _must_fail(self, cur: psycopg.Cursor, what: str, code: Code, detail: str,
                    statement: sql.Composable, holds: _Query) -> list[Finding]:
+        # A savepoint, in the statement's round trip: the outer transaction survives the refusal.
+        failed: psycopg.Error | None = None
         try:
-            with self.conn.transaction():  # a savepoint: the outer transaction survives the refusal
-                cur.execute(statement)
-        except _DENIED:
-            return []
+            cur.execute(sql.SQL("SAVEPOINT {}; {}").format(_SAVEPOINT, statement))
         except psycopg.Error as error:
-            return self._failed_otherwise(cur, what, code, detail, error, holds)
-        return [Finding(self.tenant.name, code, detail, f"{self.tenant.role} could {what}")]
+            failed = error
+        _back_to_savepoint(cur)
+        if failed is None:
+            return [Finding(self.tenant.name, code, detail, f"{self.tenant.role} could {what}")]
+        if isinstance(failed, _DENIED):
+            return []
+        return self._failed_otherwise(cur, what, code, detail, failed, holds)
 
     def _failed_otherwise(self, cur: psycopg.Cursor, what: str, code: Code, detail: str, error: psycopg.Error,
                           holds: _Query) -> list[Finding]:
@@ -203,14 +220,16 @@ class _Probe:
         t, other = self.tenant, neighbour.schema
         findings: list[Finding] = []
         # The server leaves schemas without USAGE out of the effective search path.
-        # force_rollback: SET LOCAL would otherwise outlive the savepoint.
-        with self.conn.transaction(force_rollback=True):
-            cur.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(other)))
-            cur.execute("SELECT current_schema()")
-            row = cur.fetchone()
-            if row and row[0] == other:
-                findings.append(Finding(t.name, Code.COULD_USE_OTHER_SCHEMA, f"USAGE on schema {other}",
-                                        f"{t.role} can use schema {other} of tenant {neighbour.name}"))
+        # Rolled back to the savepoint: SET LOCAL would otherwise outlive it.
+        try:
+            cur.execute(sql.SQL("SAVEPOINT {}; SET LOCAL search_path TO {}; SELECT current_schema()").format(
+                _SAVEPOINT, sql.Identifier(other)))
+            row = _last_result(cur).fetchone()
+        finally:
+            _back_to_savepoint(cur)
+        if row and row[0] == other:
+            findings.append(Finding(t.name, Code.COULD_USE_OTHER_SCHEMA, f"USAGE on schema {other}",
+                                    f"{t.role} can use schema {other} of tenant {neighbour.name}"))
         findings += self._must_fail(
             cur, f"CREATE in schema {other} of tenant {neighbour.name}", Code.COULD_USE_OTHER_SCHEMA,
             f"CREATE on schema {other}",
