@@ -118,7 +118,7 @@ def _run_child(which: str, size: int, kind_label: str, table_path: str, gc_polic
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.program_benchmark", "--one", which, str(size),
          "--kind", kind_label, "--table", table_path, "--gc-policy", gc_policy],
-        capture_output=True, text=True,
+        capture_output=True, text=True, check=False,  # a failed run is reported with its stderr below
     )  # fmt: skip
     if out.returncode:
         raise SystemExit(f"the {which} run for {size} tenants failed:\n{out.stderr}")

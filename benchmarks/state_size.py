@@ -48,7 +48,7 @@ def state_bytes_per_tenant(kind: dict[str, object]) -> int:
             "protect": r.protect, "retainOnDelete": r.retain_on_delete, "created": TIMESTAMP, "modified": TIMESTAMP,
         }  # fmt: skip
         total += len(json.dumps(entry, indent=4))
-    for name, output in run.outputs.items():
+    for output in run.outputs.values():
         share = output.value.get(TEMPLATE_TENANT) if isinstance(output.value, dict) else None
         if share is not None:
             total += len(json.dumps(share, indent=4)) if not output.secret else len(json.dumps(share)) * 4 // 3

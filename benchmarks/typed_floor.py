@@ -33,7 +33,15 @@ import pulumi_random as random
 from pulumi.dynamic import Resource as DynamicResource
 
 from tests.support.program_run import (
-    DYNAMIC, GRANT, POSTGRES_PROVIDER, RANDOM_BYTES, RANDOM_PASSWORD, ROLE, SCHEMA, ProgramRun, run_program,
+    DYNAMIC,
+    GRANT,
+    POSTGRES_PROVIDER,
+    RANDOM_BYTES,
+    RANDOM_PASSWORD,
+    ROLE,
+    SCHEMA,
+    ProgramRun,
+    run_program,
 )  # fmt: skip
 
 TEMPLATE_TENANT = "tenant_00000"
