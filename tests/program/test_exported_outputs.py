@@ -3,15 +3,20 @@
 tests/fixtures/exported_outputs.json holds the outputs the program exported for FLEET before the
 per-tenant Output plumbing was rewritten (issue 11), on the deterministic mocks (passwords and
 salts seeded from the resource's name: no real secret). A change to what is exported shows here
-first; regenerate the file only for an intended change of the outputs.
+first; regenerate the file only for an intended change of the outputs, and review its diff:
+
+    python -m tests.program.test_exported_outputs
 """
 
 import json
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.support.stack import INITECH_PASSWORD, write_tenant_file
+from tests.support.program_run import run_program
+from tests.support.stack import INITECH_PASSWORD, one_server_stack, write_tenant_file
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "exported_outputs.json"
 FLEET = [
@@ -78,3 +83,22 @@ def test_provided_password_reaches_the_outputs_and_no_component(fleet_run):
     assert fleet_run.outputs["connections"].value["initech"]["env"]["PGPASSWORD"] == INITECH_PASSWORD
     component_outputs = [text for (urn, _), text in _registered_outputs_text(fleet_run).items() if "Tenant::" in urn]
     assert not any(INITECH_PASSWORD in text for text in component_outputs)
+
+
+def _record_golden() -> None:
+    """Write GOLDEN from a run of the current program (the stack the conftest's `stack` fixture makes)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tenants_dir = Path(tmp) / "tenants"
+        write_tenant_file(tenants_dir, "tenants.yaml", FLEET)
+        stack = one_server_stack(tenants_dir)
+        stack.secrets["initechPassword"] = INITECH_PASSWORD
+        result = run_program(*stack.as_pulumi_config())
+    if result.error is not None:
+        raise result.error
+    outputs = {name: {"secret": output.secret, "value": output.value} for name, output in result.outputs.items()}
+    GOLDEN.write_text(json.dumps(outputs, indent=1) + "\n")
+    print(f"wrote {GOLDEN}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    _record_golden()
