@@ -23,7 +23,8 @@ FLEET = [
     {"name": "acme", "connection_limit": 20},
     {"name": "globex", "schema": "globex_data", "username": "globex_app"},
     {"name": "initech", "password_secret": "initechPassword"},
-    {"name": "hooli", "zero_downtime_rotation": True, "rotation": 3},
+    {"name": "hooli", "zero_downtime_rotation": True, "rotation": 3, "readonly_login": True},
+    {"name": "soylent", "readonly_login": True},
     {"name": "umbrella", "state": "suspended"},
     {"name": "vandelay", "state": "offboarded"},
     {"name": "wonka", "on_remove": "purge"},
@@ -58,7 +59,7 @@ def test_the_state_holds_each_tenants_connection_formats_once(fleet_run):
     texts = list(_registered_outputs_text(fleet_run).values())
     texts += [json.dumps(r.inputs) + json.dumps(r.state) for r in fleet_run.registrations]
     for tenant, formats in connections.items():
-        for login in (formats, formats.get("previous")):
+        for login in (formats, formats.get("previous"), formats.get("readonly")):
             if login is not None:
                 for value in (login["uri"], login["dsn"], login["pgpass"]):
                     as_in_json = json.dumps(value)[1:-1]
