@@ -42,24 +42,36 @@ class DatabaseHardening(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.database_record = PublicPrivilegeRecord(
             f"{key}-public-database-record", admin_connection, database, PUBLIC_DATABASE, opts=child)
-        self.database_revoke = postgresql.Grant(
-            f"{key}-public-database",
-            database=database,
-            role="public",
-            object_type="database",
-            privileges=[],
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, depends_on=[self.database_record]),
-        )
+        self.database_revoke = public_database_revoke(
+            f"{key}-public-database", database, pulumi.ResourceOptions(parent=self, depends_on=[self.database_record]))
         if holds_tenants:
             schema_record = PublicPrivilegeRecord(f"{key}-public-schema-record", admin_connection, database, PUBLIC_SCHEMA, opts=child)
-            # PUBLIC keeps USAGE so shared extensions in `public` keep working; only CREATE goes.
-            postgresql.Grant(
-                f"{key}-public-schema",
-                database=database,
-                role="public",
-                schema="public",
-                object_type="schema",
-                privileges=["USAGE"],
-                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, depends_on=[schema_record]),
-            )
+            public_schema_revoke(f"{key}-public-schema", database, pulumi.ResourceOptions(parent=self, depends_on=[schema_record]))
         self.register_outputs({})
+
+
+def public_database_revoke(name: str, database: pulumi.Input[str], opts: pulumi.ResourceOptions) -> postgresql.Grant:
+    """PUBLIC holds nothing on `database` (CONNECT, TEMPORARY, CREATE); kept on removal, since the
+    provider's delete (REVOKE ALL) gives nothing back anyway."""
+    return postgresql.Grant(
+        name,
+        database=database,
+        role="public",
+        object_type="database",
+        privileges=[],
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)),
+    )
+
+
+def public_schema_revoke(name: str, database: pulumi.Input[str], opts: pulumi.ResourceOptions) -> postgresql.Grant:
+    """PUBLIC keeps only USAGE on schema `public` of `database`: shared extensions in `public` keep
+    working, CREATE goes. Kept on removal: the provider's delete would strip USAGE too."""
+    return postgresql.Grant(
+        name,
+        database=database,
+        role="public",
+        schema="public",
+        object_type="schema",
+        privileges=["USAGE"],
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)),
+    )

@@ -90,16 +90,22 @@ def declare_fleet(program_input: ProgramInput) -> FleetOutputs:
     for tenant in tenants:
         placements[(tenant.server, tenant.database)].append(tenant)
 
+    # A silo tenant's database is its alone (tenants.rules) and hardened by its component.
+    silos = {(t.server, t.database) for t in tenants if t.isolation == "database"}
     plan = hardening_plan(settings, set(placements))
     hardening: dict[tuple[str, str], list[pulumi.Resource]] = {}
-    for server_key, database in sorted(plan.tenant_databases):
+    for server_key, database in sorted(plan.tenant_databases - silos):
         hardened = DatabaseHardening(server_key, database, holds_tenants=True, opts=providers.options(server_key, database),
                                      admin_connection=providers.admin_connection(server_key))
         hardening[(server_key, database)] = [hardened.database_record, hardened.database_revoke]
     components: dict[str, TenantResources] = {}
     for (server_key, database), placed in sorted(placements.items()):
         server = settings.servers[server_key]
-        on_database = providers.options(server_key, database)
+        # A silo's database does not exist before its tenant creates it: the server's provider on
+        # the admin database creates it, and opens connections to it for the schema and grants
+        # itself (TF helpers.go:startTransaction, config.go:NewClient), so providers stay one
+        # per server for any number of silos.
+        on_database = providers.options(server_key, server.admin_database if (server_key, database) in silos else database)
         for tenant in placed:
             provided = config.require_secret(tenant.password_secret) if tenant.password_secret else None
             components[tenant.name] = TenantResources(
@@ -125,7 +131,7 @@ def declare_fleet(program_input: ProgramInput) -> FleetOutputs:
     return FleetOutputs(
         tenants={
             t.name: {"schema": t.schema, "username": t.username, "server": t.server, "database": t.database,
-                     "state": t.state, "on_remove": t.on_remove,
+                     "isolation": t.isolation, "state": t.state, "on_remove": t.on_remove,
                      # Whether `connections.<name>.readonly` exists: never once offboarded.
                      "readonly_login": t.readonly_role is not None}
             for t in tenants

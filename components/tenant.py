@@ -25,6 +25,7 @@ from pg_tenants.stack_config import ServerSettings
 from pg_tenants.tenants.model import Tenant
 from components.admin_sql import LoginHandover, OwnedObjectsPurge, PasswordRemoval, RoleTempFileLimit
 from components.readonly_login import readonly_privileges
+from components.own_database import OwnDatabase, own_database
 from pg_tenants.tenant_privileges import DATABASE_PRIVILEGES, SCHEMA_PRIVILEGES
 
 PASSWORD_LENGTH = 32
@@ -52,7 +53,8 @@ class TenantArgs:
     provided_password: pulumi.Output[str] | None
     # Adoption imports the schema; the role too where it exists (a retained schema has none).
     import_role: bool
-    # Resources that change PUBLIC's grants on the tenant's database: same pg_database row.
+    # Resources that change PUBLIC's grants on the tenant's shared database: same pg_database
+    # row. A silo tenant's own database brings its own.
     database_hardening: Sequence[pulumi.Resource]
     # The admin's login to the tenant's database, for the dynamic resources (components.admin_sql).
     admin_connection: dict[str, pulumi.Input[object]]
@@ -80,6 +82,10 @@ class TenantResources(pulumi.ComponentResource):
         renames = pulumi.ResourceOptions(aliases=[pulumi.Alias(name=old) for old in tenant.previous_names])
         super().__init__("pg-tenants:index:Tenant", tenant.name, None, pulumi.ResourceOptions.merge(opts, renames))
         self._args = args
+        self._own: OwnDatabase | None = None
+        if tenant.isolation == "database":
+            self._own = own_database(self._child, tenant.database, args.server.admin_username, purge=tenant.on_remove == "purge",
+                                     protect=args.protect_schemas, placement=self._placement())
 
         logins: list[_Login] = []
         if tenant.zero_downtime_rotation:
@@ -121,6 +127,8 @@ class TenantResources(pulumi.ComponentResource):
             roles += [readonly.login.role.name] if readonly is not None else []
             children.append(RoleTempFileLimit(name, args.admin_connection, roles, tenant.temp_file_limit, opts=opts))
         if tenant.on_remove == "purge":
+            # Before the own database's DROP too, so the roles' DROP ROLE finds nothing of theirs left.
+            children += self._own_resources()
             readonly_roles = [readonly.login.role.name] if readonly is not None else []
             self._purge([owner.name, *(slot.name for slot in slots)], readonly_roles, children)
 
@@ -137,6 +145,12 @@ class TenantResources(pulumi.ComponentResource):
         # onRemove lets the policy pack allow drop_cascade for a tenant marked for purge. The
         # credentials are not registered here: the stack's `connections` output holds them, once.
         self.register_outputs({"onRemove": tenant.on_remove})
+
+    def _own_resources(self) -> list[pulumi.Resource]:
+        return [self._own.database, *self._own.hardening] if self._own else []
+
+    def _database_hardening(self) -> list[pulumi.Resource]:
+        return list(self._own.hardening) if self._own else list(self._args.database_hardening)
 
     def _child(self, suffix: str, **options: object) -> tuple[str, pulumi.ResourceOptions]:
         key = self._args.tenant.name
@@ -155,7 +169,10 @@ class TenantResources(pulumi.ComponentResource):
         upgrade replaces nothing.
         """
         server, tenant = self._args.server, self._args.tenant
-        return {"host": server.host, "port": server.port, "database": tenant.database}
+        placement: dict[str, object] = {"host": server.host, "port": server.port, "database": tenant.database}
+        # Only silo tenants carry the key, so shared tenants' triggers stay as deployed; moving
+        # between tiers changes it either way, which replaces, and so is refused while protected.
+        return placement | {"isolation": "database"} if tenant.isolation == "database" else placement
 
     def _schema(self, owner: postgresql.Role) -> postgresql.Schema:
         tenant = self._args.tenant
@@ -201,6 +218,9 @@ class TenantResources(pulumi.ComponentResource):
             # entry goes; the provider's delete would drop it.
             protect=not (purge or offboarded),
             retain_on_delete=offboarded and not purge,
+            # A silo tenant's roles come after its database and go before it: everything that
+            # connects to that database (schema, grants, the admin's dynamic resources) follows the owner.
+            after=[self._own.database] if self._own else (),
         )
 
     def _role(
@@ -348,7 +368,7 @@ class TenantResources(pulumi.ComponentResource):
         # Database grants (every tenant's CONNECT, PUBLIC's revoke: one pg_database row) are
         # serialized by the provider's advisory lock on the database; the dependency makes
         # the order fixed too, revoke first.
-        name, opts = self._child(f"database-connect{login.suffix}", depends_on=list(self._args.database_hardening))
+        name, opts = self._child(f"database-connect{login.suffix}", depends_on=self._database_hardening())
         return postgresql.Grant(
             name,
             database=tenant.database,

@@ -5,7 +5,8 @@ holds the non-secret `tenants` map. Moving a tenant to another server or databas
 replace its schema (the old one is kept, the tenant starts empty); changing a schema or
 username makes the provider fail halfway; renaming a key without `previous_names` would drop
 and recreate its role; removing a tenant that can still log in is refused by the engine
-(its owner role is protected). All are refused with the safe way.
+(its owner role is protected); changing `isolation` moves the tenant between a shared database
+and one of its own. All are refused with the safe way.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ def unsupported_changes(
             continue
         claimed.add(before_key)
         before = previous[before_key]
+        # Outputs written before isolation tiers existed have no isolation: every tenant shared.
+        isolation_before = before.get("isolation", "schema")
+        if isolation_before != tenant.isolation:
+            problems.append(_isolation_change(tenant, isolation_before))
+            continue  # its database changes too: one problem says it all
         for field in ("server", "database", "schema", "username"):
             if before.get(field) != getattr(tenant, field):
                 problems.append(
@@ -99,4 +105,18 @@ def _left_the_shard(name: str, file: str, line: int | None) -> Problem:
         "here, and the stack that now owns it would try to create it again",
         "to move it, follow `pg-tenants move-plan --from <this stack> --to <its new stack> --tenant "
         f"{name}` (`pulumi state move` first, then pass `pulumi stack export` as --previous); otherwise undo the edit",
+    )
+
+
+def _isolation_change(tenant: Tenant, before: str) -> Problem:
+    return Problem(
+        tenant.file,
+        tenant.line,
+        f"{tenant.name}.isolation",
+        f"changing isolation from {before!r} to {tenant.isolation!r} cannot be applied in place: it moves the tenant to "
+        "another database, so its roles and schema would be replaced and it would start empty (the engine refuses "
+        "while its owner role is protected)",
+        f"keep isolation: {before}; to move the tenant between tiers, declare a new tenant with isolation: "
+        f"{tenant.isolation} (another name and username), copy the data with pg_dump --schema as the README's "
+        "procedures do, then offboard the old tenant",
     )

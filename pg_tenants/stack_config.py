@@ -67,6 +67,8 @@ class StackSettings(BaseModel):
     servers: dict[str, ServerSettings] = Field(min_length=1)
     default_server: str | None = Field(default=None, alias="defaultServer")
     default_database: str | None = Field(default=None, alias="defaultDatabase")
+    # Of tenants that do not say `isolation:`: a schema in a shared database, or a database of their own.
+    default_isolation: Literal["schema", "database"] = Field(default="schema", alias="defaultIsolation")
     harden_databases: bool = Field(default=True, alias="hardenDatabases")
     scram_iterations: int = Field(default=4096, ge=4096, le=10_000_000, alias="scramIterations")
     tenants_dir: str = Field(default="tenants", alias="tenantsDir")

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pg_tenants.shards.settings import SHARD_NAME_PATTERN
 
 TenantState = Literal["active", "suspended", "offboarded"]
+# schema: a schema in a shared database (pool); database: a database of its own (silo).
+Isolation = Literal["schema", "database"]
 # PostgreSQL's integer settings (milliseconds, kilobytes) and CONNECTION LIMIT are int4.
 MAX_INT4 = 2**31 - 1
 
@@ -35,7 +37,16 @@ class TenantEntry(BaseModel):
     username: str | None = Field(default=None, description="The tenant's login role. Default: the name.")
     server: str | None = Field(default=None, description="Key of a server in the stack config. Default: defaultServer.")
     database: str | None = Field(
-        default=None, description="Existing database on that server. Default: defaultDatabase, else the server's first database."
+        default=None,
+        description="isolation schema: an existing database of that server (default: defaultDatabase, else the server's "
+        "first database). isolation database: the name of the tenant's own database, which the stack creates (default: "
+        "the name).",
+    )
+    isolation: Isolation | None = Field(
+        default=None,
+        description="schema: a schema in a database shared with other tenants. database: a database of its own, owned "
+        "by the admin, that only the tenant may connect to. Default: the stack's defaultIsolation (schema). Changing "
+        "it is a move: declare a new tenant, copy the data, offboard the old one.",
     )
     shard: Annotated[str, StringConstraints(pattern=SHARD_NAME_PATTERN)] | None = Field(
         default=None,
@@ -133,6 +144,7 @@ class Tenant:
     line: int | None
     readonly_login: bool = False
     readonly_rotation: int = 0
+    isolation: Isolation = "schema"
 
     @property
     def login_roles(self) -> tuple[str, ...]:

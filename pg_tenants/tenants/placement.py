@@ -6,12 +6,15 @@ Also what the stack must hold for a tenant (its provided password's secret), and
 
 from __future__ import annotations
 
+from pg_tenants.identifiers import identifier_problem
 from pg_tenants.problems import Problem
-from pg_tenants.stack_config import NAMESPACE, ConfigSource, StackSettings
+from pg_tenants.stack_config import NAMESPACE, ConfigSource, ServerSettings, StackSettings
 from pg_tenants.tenants.files import LocatedEntry
-from pg_tenants.tenants.model import Tenant, TenantEntry
+from pg_tenants.tenants.model import Isolation, Tenant, TenantEntry
 
 MIN_PROVIDED_PASSWORD = 16
+# Databases every server has: a tenant's own database never takes one of these names.
+BUILT_IN_DATABASES = ("postgres", "template0", "template1")
 
 
 def username_of(entry: TenantEntry) -> str:
@@ -26,9 +29,19 @@ def server_of(entry: TenantEntry, settings: StackSettings | None) -> str | None:
     return settings.server_for(entry.server) if settings else entry.server
 
 
+def isolation_of(entry: TenantEntry, settings: StackSettings | None) -> Isolation:
+    if entry.isolation is not None:
+        return entry.isolation
+    return settings.default_isolation if settings else "schema"
+
+
 def database_of(entry: TenantEntry, settings: StackSettings | None) -> str | None:
-    if entry.database is not None or settings is None:
+    if entry.database is not None:
         return entry.database
+    if isolation_of(entry, settings) == "database":
+        return entry.name  # a database of its own, named after the tenant
+    if settings is None:
+        return None
     server = settings.servers.get(settings.server_for(entry.server) or "")
     if server is None:
         return None
@@ -46,7 +59,9 @@ def placement_problems(located: LocatedEntry, settings: StackSettings, config: C
     else:
         server = settings.servers[server_name]
         database = database_of(entry, settings)
-        if database not in server.databases:
+        if isolation_of(entry, settings) == "database":
+            problems += _own_database_problems(located, database or "", server_name, server)
+        elif database not in server.databases:
             problems.append(
                 located.problem(
                     "database",
@@ -86,6 +101,34 @@ def placement_problems(located: LocatedEntry, settings: StackSettings, config: C
     return problems
 
 
+def _own_database_problems(located: LocatedEntry, database: str, server_name: str, server: ServerSettings) -> list[Problem]:
+    """A silo tenant's database is created by the stack: never a name the server already uses
+    for something else (two silos sharing one are refused with the other duplicates, rules.py)."""
+    if located.entry.adopt:
+        return [located.problem("adopt", "adopt takes over an existing schema in a shared database; a tenant with "
+                                "isolation: database gets a new database of its own",
+                                "adopt the schema with isolation: schema, then move the tenant (README: \"Choosing an isolation tier\")")]
+    field = "database" if located.entry.database is not None else "name"
+    found = identifier_problem(database)
+    if found:
+        return [located.problem(field, *found)]
+    taken = {
+        **{name: "a built-in database" for name in BUILT_IN_DATABASES},
+        **{name: "a protected database of the server" for name in server.protected_databases},
+        server.admin_database: "the server's admin database",
+        **{name: "a shared database for tenants with isolation: schema" for name in server.databases},
+    }
+    if database not in taken:
+        return []
+    return [located.problem(
+        field,
+        f"isolation: database creates database {database!r} on server {server_name!r}, which is {taken[database]} "
+        f"({NAMESPACE}:servers.{server_name})",
+        "give the tenant's own database another name with `database:`" if field == "database" else
+        "name the tenant's own database with `database:` (it defaults to the tenant's name)",
+    )]
+
+
 def acceptable_password(password: str | None) -> bool:
     """Unreadable (a stack file's ciphertext) counts as acceptable; the program checks again.
 
@@ -105,6 +148,7 @@ def resolve(located: LocatedEntry, settings: StackSettings) -> Tenant:
         username=username_of(entry),
         server=settings.server_for(entry.server) or "",
         database=database_of(entry, settings) or "",
+        isolation=isolation_of(entry, settings),
         password_secret=entry.password_secret,
         connection_limit=settings.default_connection_limit if entry.connection_limit is None else entry.connection_limit,
         temp_file_limit=settings.default_temp_file_limit if entry.temp_file_limit is None else entry.temp_file_limit,

@@ -15,7 +15,7 @@ from pg_tenants.shards.ownership import stack_owns
 from pg_tenants.stack_config import ConfigSource, StackSettings
 from pg_tenants.tenants.files import LocatedEntry
 from pg_tenants.tenants.model import READONLY_SUFFIX, valid_until_problem
-from pg_tenants.tenants.placement import database_of, placement_problems, schema_of, server_of, username_of
+from pg_tenants.tenants.placement import database_of, isolation_of, placement_problems, schema_of, server_of, username_of
 
 
 def entry_problems(entries: list[LocatedEntry], settings: StackSettings | None, config: ConfigSource | None) -> list[Problem]:
@@ -35,6 +35,9 @@ def entry_problems(entries: list[LocatedEntry], settings: StackSettings | None, 
     distinct = [located for located in entries if id(located) not in repeated_ids]
     problems += _duplicates(distinct, "username", username_of, lambda e: server_of(e, settings), scope="server")[0]
     problems += _duplicates(distinct, "schema", schema_of, lambda e: (server_of(e, settings), database_of(e, settings)), scope="database")[0]
+    # Each silo tenant's database is its own: two may not share one on a server.
+    silos = [located for located in distinct if isolation_of(located.entry, settings) == "database"]
+    problems += _duplicates(silos, "database", lambda e: database_of(e, settings), lambda e: server_of(e, settings), scope="server")[0]
     problems += _login_role_clashes(distinct, settings)
     problems += _readonly_role_clashes(distinct, settings, admin_names)
     problems += _previous_name_clashes(entries)

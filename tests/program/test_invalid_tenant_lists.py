@@ -49,7 +49,7 @@ CASES = [
         {"t.yaml": [{"name": "acme", "shema": "acme_data"}]},
         [
             "tenants/t.yaml:3: tenants[0].shema: is not a known field (fix: did you mean `schema`? Known fields: "
-            "adopt, connection_limit, database, idle_in_transaction_session_timeout, name, on_remove, password_secret, "
+            "adopt, connection_limit, database, idle_in_transaction_session_timeout, isolation, name, on_remove, password_secret, "
             "previous_names, readonly_login, readonly_rotation, rotation, schema, server, shard, state, statement_timeout, temp_file_limit, "
             "username, valid_until, zero_downtime_rotation)"
         ],
@@ -153,7 +153,7 @@ CASES = [
         {"t.yaml": [{"name": "acme", "colour": "blue"}]},
         [
             "tenants/t.yaml:3: tenants[0].colour: is not a known field (fix: remove it or correct its spelling; known fields: "
-            "adopt, connection_limit, database, idle_in_transaction_session_timeout, name, on_remove, password_secret, "
+            "adopt, connection_limit, database, idle_in_transaction_session_timeout, isolation, name, on_remove, password_secret, "
             "previous_names, readonly_login, readonly_rotation, rotation, schema, server, shard, state, statement_timeout, temp_file_limit, "
             "username, valid_until, zero_downtime_rotation)"
         ],

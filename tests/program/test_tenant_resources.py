@@ -244,11 +244,11 @@ def test_tenants_output_is_plain_and_names_where_each_tenant_lives(run):
     output = run().outputs["tenants"]
     assert not output.secret
     assert output.value == {
-        "acme": {"schema": "acme", "username": "acme", "server": "main", "database": "app", "state": "active", "on_remove": "retain",
+        "acme": {"schema": "acme", "username": "acme", "server": "main", "database": "app", "isolation": "schema", "state": "active", "on_remove": "retain",
                  "readonly_login": False},
-        "globex": {"schema": "globex_data", "username": "globex_app", "server": "main", "database": "app", "state": "active", "on_remove": "retain",
+        "globex": {"schema": "globex_data", "username": "globex_app", "server": "main", "database": "app", "isolation": "schema", "state": "active", "on_remove": "retain",
                  "readonly_login": False},
-        "initech": {"schema": "initech", "username": "initech", "server": "main", "database": "app", "state": "active", "on_remove": "retain",
+        "initech": {"schema": "initech", "username": "initech", "server": "main", "database": "app", "isolation": "schema", "state": "active", "on_remove": "retain",
                  "readonly_login": False},
     }
 
