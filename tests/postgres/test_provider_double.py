@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -34,6 +34,7 @@ from tests.support.engine_plan import (
     up,
 )
 from tests.support.program_run import (
+    DATABASE,
     DEFAULT_PRIVILEGES,
     DYNAMIC,
     GRANT,
@@ -132,7 +133,9 @@ def ctx(pg_server: RunningPostgres) -> Iterator[Ctx]:
         yield Ctx(pg_server, database, prefix, provider, ProviderDouble([provider]))
     finally:
         with pg_server.admin_connect() as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+            databases = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",)).fetchall()
+            for (name,) in databases:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
             roles = conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (prefix + "%",)).fetchall()
             for (role,) in roles:
                 conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
@@ -776,6 +779,120 @@ def test_forces_replacement_follows_the_force_new_flags() -> None:
     assert forces_replacement(DEFAULT_PRIVILEGES, ["owner"])
     assert forces_replacement(GRANT_ROLE, ["withAdminOption"])
     assert forces_replacement(RANDOM_PASSWORD, ["length"])
+    assert forces_replacement(DATABASE, ["template"]) and not forces_replacement(DATABASE, ["name", "owner", "connectionLimit"])
+
+
+# --- Database -----------------------------------------------------------------------------
+
+def database(ctx: Ctx, name: str, /, **inputs: Any) -> Registration:
+    return ctx.reg(DATABASE, name, name=ctx.n(name), **inputs)
+
+
+def database_row(ctx: Ctx, name: str) -> list[tuple[Any, ...]]:
+    return ctx.q("SELECT pg_get_userbyid(datdba), datconnlimit, datallowconn FROM pg_database WHERE datname = %s", (name,))
+
+
+def test_database_create_sends_the_providers_statement_outside_a_transaction(ctx: Ctx) -> None:
+    # createDatabase (database.go:156-229): every option spelled out; CREATE DATABASE cannot run
+    # in a transaction block, so a double that opened one would fail here.
+    db = database(ctx, "d", owner=ctx.pg.admin_user, template="template0")
+    assert ctx.double.create(db).id == ctx.n("d")
+    assert f'CREATE DATABASE "{ctx.n("d")}" OWNER "{ctx.pg.admin_user}" TEMPLATE "template0" ENCODING \'UTF8\' ' \
+           "ALLOW_CONNECTIONS true CONNECTION LIMIT -1 IS_TEMPLATE false" in ctx.double.statements_for(db.urn, "create")
+    assert database_row(ctx, ctx.n("d")) == [(ctx.pg.admin_user, -1, True)]
+
+
+def test_database_read_after_write_fills_in_what_was_left_out_and_template0(ctx: Ctx) -> None:
+    # resourcePostgreSQLDatabaseReadImpl (:315-396): owner and the rest read back; the template
+    # is never read, "template0" when the state has none.
+    db = database(ctx, "d")
+    back = ctx.double.create(db)
+    assert f'CREATE DATABASE "{ctx.n("d")}" OWNER "{ctx.pg.admin_user}" TEMPLATE template0' in ctx.double.statements_for(db.urn, "create")[-1]
+    assert back.outputs["owner"] == ctx.pg.admin_user and back.outputs["template"] == "template0"
+    assert back.outputs["encoding"] == "UTF8" and back.outputs["tablespaceName"] == "pg_default"
+    assert changed_keys(DATABASE, back.outputs, db.inputs) == ()
+
+
+def test_database_create_for_another_owner_grants_it_to_a_non_superuser_admin_for_the_statement(ctx: Ctx) -> None:
+    # createDatabase :145-153: grantRoleMembership(owner, admin), revoked by a deferred call.
+    admin, owner = ctx.n("admin"), ctx.n("owner")
+    with ctx.pg.admin_connect() as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE CREATEDB PASSWORD 'admin-pw'").format(sql.Identifier(admin)))
+        conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(owner)))
+        if ctx.pg.major >= 16:  # a CREATEROLE admin needs ADMIN on a role to grant it
+            conn.execute(sql.SQL("GRANT {} TO {} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE").format(
+                sql.Identifier(owner), sql.Identifier(admin)))
+    provider = make_registration(POSTGRES_PROVIDER, "limited", {**ctx.provider.inputs, "username": admin,
+                                                                "password": "admin-pw", "superuser": "false"})
+    limited = Ctx(ctx.pg, ctx.database, ctx.prefix, provider, ProviderDouble([provider]))
+    db = database(limited, "d", owner=owner)
+    limited.double.create(db)
+    statements = limited.double.statements_for(db.urn, "create")
+    assert f'GRANT "{owner}" TO "{admin}"' in statements and f'REVOKE "{owner}" FROM "{admin}"' in statements
+    assert database_row(ctx, ctx.n("d"))[0][0] == owner
+
+
+def test_database_update_renames_and_alters_in_place(ctx: Ctx) -> None:
+    # resourcePostgreSQLDatabaseUpdate (:398-430): setDBName, setDBConnLimit, setDBAllowConns.
+    old = database(ctx, "d")
+    old = replace_state(old, ctx.double.create(old))
+    new = ctx.reg(DATABASE, "d", name=ctx.n("e"), connectionLimit=3, allowConnections=False)
+    back = ctx.double.update(old, new)
+    assert ctx.double.statements_for(new.urn, "update") == [
+        f'ALTER DATABASE "{ctx.n("d")}" RENAME TO "{ctx.n("e")}"',
+        f'ALTER DATABASE "{ctx.n("e")}" CONNECTION LIMIT = 3',
+        f'ALTER DATABASE "{ctx.n("e")}" ALLOW_CONNECTIONS false',
+    ]
+    assert back.id == ctx.n("e") and database_row(ctx, ctx.n("e")) == [(ctx.pg.admin_user, 3, False)]
+
+
+def test_database_delete_terminates_open_sessions_and_drops_with_force(ctx: Ctx) -> None:
+    # Delete (:239-299) + terminateBConnections (:625-645).
+    db = database(ctx, "d")
+    ctx.double.create(db)
+    session = ctx.pg.admin_connect(ctx.n("d"))
+    ctx.double.delete(db)
+    assert ctx.double.statements_for(db.urn, "delete")[-3:] == [
+        f'ALTER DATABASE "{ctx.n("d")}" ALLOW_CONNECTIONS false',
+        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{ctx.n('d')}' AND pid <> pg_backend_pid()",
+        f'DROP DATABASE "{ctx.n("d")}" WITH ( FORCE )',
+    ]
+    assert database_row(ctx, ctx.n("d")) == []
+    with pytest.raises(psycopg.OperationalError):
+        session.execute("SELECT 1")
+    session.close()
+
+
+def test_database_delete_fails_when_a_non_superuser_cannot_terminate_a_session(ctx: Ctx) -> None:
+    # terminateBConnections runs pg_terminate_backend as the admin: a session of a role whose
+    # privileges it lacks (here the superuser's) fails the delete after connections were refused.
+    admin = ctx.n("admin")
+    with ctx.pg.admin_connect() as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD 'admin-pw'").format(sql.Identifier(admin)))
+    provider = make_registration(POSTGRES_PROVIDER, "limited", {**ctx.provider.inputs, "username": admin,
+                                                                "password": "admin-pw", "superuser": "false"})
+    limited = Ctx(ctx.pg, ctx.database, ctx.prefix, provider, ProviderDouble([provider]))
+    db = database(limited, "d", owner=admin)
+    limited.double.create(db)
+    with ctx.pg.admin_connect(ctx.n("d")):
+        with pytest.raises(ProviderError, match="error terminating database connections") as raised:
+            limited.double.delete(db)
+    assert raised.value.sqlstate == "42501"
+    assert database_row(ctx, ctx.n("d")) == [(admin, -1, False)]
+
+
+def test_database_dropped_by_hand_is_gone_on_refresh_and_import_reads_template0(ctx: Ctx) -> None:
+    db = database(ctx, "d", template="template0")
+    ctx.double.create(db)
+    imported = ctx.double.import_(ctx.reg(DATABASE, "d", import_id=ctx.n("d")))
+    assert imported.outputs["template"] == "template0" and imported.inputs["name"] == ctx.n("d")
+    ctx.q(f'DROP DATABASE "{ctx.n("d")}"')
+    assert ctx.double.read(db) is None
+
+
+def replace_state(reg: Registration, back: Any) -> Registration:
+    """`reg` as the engine stores it after `back` (id and outputs)."""
+    return replace(reg, id=back.id, state=back.outputs)
 
 
 # --- Engine model -------------------------------------------------------------------------

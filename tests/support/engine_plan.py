@@ -28,7 +28,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support.program_run import DYNAMIC, POSTGRES_PROVIDER, ROLE, SCHEMA, ProgramRun, Registration
+from tests.support.program_run import DATABASE, DYNAMIC, POSTGRES_PROVIDER, ROLE, SCHEMA, ProgramRun, Registration
 from tests.support.provider_double import (
     DELETE_BEFORE_REPLACE_TYPES,
     ProviderDouble,
@@ -53,7 +53,6 @@ def _default_parallelism() -> int:
 
 DEFAULT_PARALLELISM = _default_parallelism()
 _ALWAYS_SECRET = frozenset({"password", "passwordWo", "result", "bcryptHash", "base64", "hex"})
-DATABASE = "postgresql:index/database:Database"
 # pulumi-postgresql provider/resources.go: prov.SetAutonaming(255, "-") makes every string
 # argument called `name` auto-named (pulumi-terraform-bridge pkg/tfbridge/info/autonaming.go:
 # SetAutonaming). When the program sets it, the bridge asks for delete-before-replace

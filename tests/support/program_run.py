@@ -35,6 +35,7 @@ PROJECT_NAME = "pg-tenants"
 
 ROLE = "postgresql:index/role:Role"
 SCHEMA = "postgresql:index/schema:Schema"
+DATABASE = "postgresql:index/database:Database"
 GRANT = "postgresql:index/grant:Grant"
 GRANT_ROLE = "postgresql:index/grantRole:GrantRole"
 DEFAULT_PRIVILEGES = "postgresql:index/defaultPrivileges:DefaultPrivileges"

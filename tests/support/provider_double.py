@@ -35,6 +35,7 @@ import psycopg
 from psycopg import sql
 
 from tests.support.program_run import (
+    DATABASE,
     DEFAULT_PRIVILEGES,
     DYNAMIC,
     GRANT,
@@ -48,7 +49,7 @@ from tests.support.program_run import (
 # pulumi-postgresql keeps the pre-rename token as an alias (provider/resources.go:
 # RenameResourceWithAlias("postgresql_default_privileges", ...DefaultPrivileg...)).
 DEFAULT_PRIVILEGES_LEGACY = "postgresql:index/defaultPrivileg:DefaultPrivileg"
-SQL_TYPES = frozenset({ROLE, SCHEMA, GRANT, GRANT_ROLE, DEFAULT_PRIVILEGES, DEFAULT_PRIVILEGES_LEGACY})
+SQL_TYPES = frozenset({ROLE, SCHEMA, GRANT, GRANT_ROLE, DEFAULT_PRIVILEGES, DEFAULT_PRIVILEGES_LEGACY, DATABASE})
 
 # Input defaults from each resource's TF schema (`Default:`); the bridge diffs config with
 # defaults applied, so omitting an argument equals passing its default.
@@ -70,6 +71,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     DEFAULT_PRIVILEGES: {"schema": "", "withGrantOption": False},
     # TF resource_postgresql_grant_role.go:resourcePostgreSQLGrantRole
     GRANT_ROLE: {"withAdminOption": False},
+    # TF resource_postgresql_database.go:resourcePostgreSQLDatabase (lines 87-111)
+    DATABASE: {"connectionLimit": -1, "allowConnections": True, "alterObjectOwnership": False},
 }
 _DEFAULTS[DEFAULT_PRIVILEGES_LEGACY] = _DEFAULTS[DEFAULT_PRIVILEGES]
 
@@ -83,7 +86,11 @@ _SET_KEYS: dict[str, frozenset[str]] = {
 
 # Optional+Computed arguments: leaving them out keeps the value in state, so no diff
 # (TF resource_postgresql_schema.go: database, owner, policy are Optional+Computed).
-_COMPUTED_OPTIONAL: dict[str, frozenset[str]] = {SCHEMA: frozenset({"database", "owner", "policies"})}
+_COMPUTED_OPTIONAL: dict[str, frozenset[str]] = {
+    SCHEMA: frozenset({"database", "owner", "policies"}),
+    # TF resource_postgresql_database.go:47-85, 100-105
+    DATABASE: frozenset({"owner", "template", "encoding", "lcCollate", "lcCtype", "tablespaceName", "isTemplate"}),
+}
 
 # ForceNew arguments, from the same schema functions. Role has none; GrantRole has no Update
 # function, so every argument is ForceNew.
@@ -93,6 +100,8 @@ _FORCE_NEW: dict[str, frozenset[str]] = {
     GRANT: frozenset({"role", "database", "schema", "objectType", "objects", "columns", "withGrantOption"}),
     DEFAULT_PRIVILEGES: frozenset({"role", "database", "owner", "schema", "objectType", "withGrantOption"}),
     GRANT_ROLE: frozenset({"role", "grantRole", "withAdminOption"}),
+    # TF resource_postgresql_database.go:53-80 (the name is not: Update renames)
+    DATABASE: frozenset({"template", "encoding", "lcCollate", "lcCtype"}),
 }
 _FORCE_NEW[DEFAULT_PRIVILEGES_LEGACY] = _FORCE_NEW[DEFAULT_PRIVILEGES]
 
@@ -561,9 +570,12 @@ class ProviderDouble:
             return self._pools[key]
 
     @contextmanager
-    def _transaction(self, reg: Registration, op: str, database: str = "") -> Iterator[_Session]:
+    def _transaction(self, reg: Registration, op: str, database: str = "", *, autocommit: bool = False) -> Iterator[_Session]:
         # TF helpers.go:startTransaction - a database other than the provider's gets its own
         # pool; one transaction per create/update/delete, rolled back on any error.
+        # `autocommit`: statements the provider runs on its pool outside any transaction
+        # (`db.Exec`/`db.QueryRow` on the *sql.DB), as Database does: CREATE and DROP DATABASE
+        # cannot run in a transaction block.
         config = self.config_for(reg)
         database = database or config.database
         slot = self._slot(config, database)
@@ -571,7 +583,7 @@ class ProviderDouble:
             slot.acquire()
         try:
             try:
-                conn = psycopg.connect(**config.connect_kwargs(database))
+                conn = psycopg.connect(**config.connect_kwargs(database), autocommit=autocommit)
             except psycopg.Error as error:
                 # TF config.go:Connect hides the password in connection errors.
                 text = str(error).replace(config.password, "XXXX") if config.password else str(error)
@@ -1460,6 +1472,140 @@ class _GrantRole:
         return ReadBack(_GrantRole._id(outputs), outputs)
 
 
+# --- Database: TF resource_postgresql_database.go ------------------------------------------
+# Not one transaction: the provider runs these statements on its pool (db.Exec), each on its
+# own, while a separate transaction on the provider's database holds the lock on the admin
+# role (createDatabase, :126-154). Server features are 9.5+ (ALLOW_CONNECTIONS, IS_TEMPLATE,
+# TF config.go:62-65) and 13+ (DROP … WITH (FORCE), config.go:97): only 13+ is tested here.
+
+def _database_option(keyword: str, value: str, literal: bool) -> sql.Composable:
+    # `DEFAULT` in any case is passed as the keyword (createDatabase, :171-212).
+    if value.upper() == "DEFAULT":
+        return sql.SQL(" {} DEFAULT").format(sql.SQL(keyword))
+    return sql.SQL(" {} {}").format(sql.SQL(keyword), sql.Literal(value) if literal else _ident(value))
+
+
+def _create_database_query(inp: Mapping[str, Any], admin: str) -> sql.Composable:
+    # createDatabase (:156-229): OWNER (the connecting user when none is declared); TEMPLATE
+    # template0 and ENCODING 'UTF8' when not declared; LC_COLLATE, LC_CTYPE, TABLESPACE only
+    # when declared; then ALLOW_CONNECTIONS, CONNECTION LIMIT, IS_TEMPLATE always.
+    query = sql.SQL("CREATE DATABASE {} OWNER {}").format(_ident(inp["name"]), _ident(inp.get("owner") or admin))
+    query += _database_option("TEMPLATE", inp["template"], False) if inp.get("template") else sql.SQL(" TEMPLATE template0")
+    query += _database_option("ENCODING", inp["encoding"], True) if inp.get("encoding") else sql.SQL(" ENCODING 'UTF8'")
+    for key, keyword, literal in (("lcCollate", "LC_COLLATE", True), ("lcCtype", "LC_CTYPE", True),
+                                  ("tablespaceName", "TABLESPACE", False)):
+        if inp.get(key):
+            query += _database_option(keyword, inp[key], literal)
+    return query + sql.SQL(" ALLOW_CONNECTIONS {} CONNECTION LIMIT {} IS_TEMPLATE {}").format(
+        sql.SQL("true" if inp["allowConnections"] else "false"), _int(inp["connectionLimit"]),
+        sql.SQL("true" if inp.get("isTemplate") else "false"))
+
+
+@contextmanager
+def _owner_granted(d: ProviderDouble, reg: Registration, op: str, owner: str) -> Iterator[_Session]:
+    """The pool session, with the declared owner's role granted to the admin for the duration
+    (createDatabase :126-154, Delete :240-263, setDBOwner :462-479): a transaction on the
+    provider's database locks the admin role (pgLockRole) and is rolled back at the end; the
+    membership (TF helpers.go:grantRoleMembership, not for the admin itself) is revoked by a
+    deferred call, whatever happened."""
+    with d._transaction(reg, op) as lock, d._transaction(reg, op, autocommit=True) as s:
+        granted = False
+        if owner:
+            _lock_role(lock, s.config.admin)
+            granted = _grant_membership(s, owner, s.config.admin)
+        try:
+            yield s
+        finally:
+            if granted:
+                _revoke_membership(s, owner, s.config.admin)
+
+
+class _Database:
+    @staticmethod
+    def create(d: ProviderDouble, reg: Registration, inp: dict[str, Any]) -> ReadBack:
+        # resourcePostgreSQLDatabaseCreate (:116-124): createDatabase, d.SetId(name), then the Read.
+        with _owner_granted(d, reg, "create", inp.get("owner", "")) as s:
+            s.exec(_create_database_query(inp, s.config.admin), what=f'error creating database "{inp["name"]}"')
+        return _after_write(reg, inp["name"], inp, lambda: _Database.read(d, reg, inp["name"], inp, refresh=False))
+
+    @staticmethod
+    def update(d: ProviderDouble, reg: Registration, old: dict[str, Any], new: dict[str, Any]) -> ReadBack:
+        # resourcePostgreSQLDatabaseUpdate (:398-430): each set* in order, only for changed
+        # arguments (d.HasChange: an Optional+Computed one left out is no change), then the Read.
+        def changed(key: str) -> bool:
+            return key in new and old.get(key) != new[key]
+
+        name = new["name"]
+        if new.get("alterObjectOwnership") and (changed("owner") or changed("alterObjectOwnership")):
+            raise NotImplementedError("alter_object_ownership (REASSIGN OWNED in the database) is not modelled")
+        with d._transaction(reg, "update", autocommit=True) as s:
+            if changed("name"):  # setDBName (:432-451)
+                s.exec(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(_ident(old["name"]), _ident(name)),
+                       what="error updating database name")
+        if changed("owner") and new["owner"]:  # setDBOwner (:453-489)
+            with _owner_granted(d, reg, "update", new["owner"]) as s:
+                s.exec(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(_ident(name), _ident(new["owner"])),
+                       what="error updating database OWNER")
+        with d._transaction(reg, "update", autocommit=True) as s:
+            if changed("tablespaceName"):  # setDBTablespace (:545-564)
+                space = new["tablespaceName"]
+                query = (sql.SQL("ALTER DATABASE {} RESET TABLESPACE").format(_ident(name)) if space in ("", "DEFAULT")
+                         else sql.SQL("ALTER DATABASE {} SET TABLESPACE {}").format(_ident(name), _ident(space)))
+                s.exec(query, what="error updating database TABLESPACE")
+            for key, template in (("connectionLimit", "ALTER DATABASE {} CONNECTION LIMIT = {}"),  # :566-579
+                                  ("allowConnections", "ALTER DATABASE {} ALLOW_CONNECTIONS {}"),  # :581-598
+                                  ("isTemplate", "ALTER DATABASE {} IS_TEMPLATE {}")):  # :600-623
+                if changed(key):
+                    value = _int(new[key]) if key == "connectionLimit" else sql.SQL("true" if new[key] else "false")
+                    s.exec(sql.SQL(template).format(_ident(name), value), what=f"error updating database {key}")
+        planned = {**old, **new}
+        return _after_write(reg, name, planned, lambda: _Database.read(d, reg, name, planned, refresh=False))
+
+    @staticmethod
+    def delete(d: ProviderDouble, reg: Registration, inp: dict[str, Any]) -> None:
+        # resourcePostgreSQLDatabaseDelete (:239-299): no existence check (a database dropped by
+        # hand fails the delete); IS_TEMPLATE cleared first when set; terminateBConnections
+        # (:625-645) refuses new connections and terminates the others' sessions, which a
+        # non-superuser may only do to roles whose privileges it has (else the delete fails
+        # there); then DROP … WITH ( FORCE ), which terminates what connected meanwhile.
+        name = inp["name"]
+        with _owner_granted(d, reg, "delete", inp.get("owner", "")) as s:
+            if inp.get("isTemplate"):
+                s.exec(sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(_ident(name)),
+                       what="error updating database IS_TEMPLATE during DROP DATABASE")
+            s.exec(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(_ident(name)),
+                   what="error blocking connections to database")
+            # The provider splices the name into a quoted literal by hand; here it is a Literal.
+            s.exec(sql.SQL("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = {} "
+                           "AND pid <> pg_backend_pid()").format(sql.Literal(name)),
+                   what="error terminating database connections")
+            s.exec(sql.SQL("DROP DATABASE {} WITH ( FORCE )").format(_ident(name)), what="error dropping database")
+
+    @staticmethod
+    def read(d: ProviderDouble, reg: Registration, database_id: str, state: Mapping[str, Any], *,
+             refresh: bool) -> ReadBack | None:
+        # resourcePostgreSQLDatabaseReadImpl (:315-396), on the pool: gone = d.SetId(""). The
+        # template is never read: it stays as in state, "template0" when empty (an import).
+        with d._transaction(reg, "read", autocommit=True) as s:
+            found = s.exec(sql.SQL("SELECT d.datname, pg_catalog.pg_get_userbyid(d.datdba) from pg_database d "
+                                   "WHERE datname=%s"), (database_id,), what="error reading database")
+            if not found:
+                return None
+            rows = s.exec(sql.SQL("SELECT pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, ts.spcname, "
+                                  "d.datconnlimit, d.datallowconn, d.datistemplate FROM pg_catalog.pg_database AS d, "
+                                  "pg_catalog.pg_tablespace AS ts WHERE d.datname = %s AND d.dattablespace = ts.oid"),
+                          (database_id,), what="error reading database")
+        if not rows:
+            return None
+        encoding, collate, ctype, space, limit, allow, is_template = rows[0]
+        outputs = {"name": found[0][0], "owner": found[0][1], "encoding": encoding, "lcCollate": collate, "lcCtype": ctype,
+                   "tablespaceName": space, "connectionLimit": limit, "template": state.get("template") or "template0",
+                   "allowConnections": allow, "isTemplate": is_template}
+        if "alterObjectOwnership" in state:  # never read: kept from state
+            outputs["alterObjectOwnership"] = state["alterObjectOwnership"]
+        return ReadBack(found[0][0], outputs)
+
+
 # --- Dynamic resources: pulumi/dynamic/__main__.py (the Python SDK's dynamic provider host) ---
 
 class _Dynamic:
@@ -1508,7 +1654,7 @@ class _Dynamic:
 
 
 _HANDLERS: dict[str, Any] = {
-    ROLE: _Role, SCHEMA: _Schema, GRANT: _Grant, GRANT_ROLE: _GrantRole,
+    ROLE: _Role, SCHEMA: _Schema, GRANT: _Grant, GRANT_ROLE: _GrantRole, DATABASE: _Database,
     DEFAULT_PRIVILEGES: _DefaultPrivileges, DEFAULT_PRIVILEGES_LEGACY: _DefaultPrivileges,
     DYNAMIC: _Dynamic,
 }
