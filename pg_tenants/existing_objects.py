@@ -104,16 +104,16 @@ def existing_objects(tenants: list[Tenant], settings: StackSettings, secret_valu
     existing_roles: set[tuple[str, str]] = set()
     texts: dict[tuple[str, str, str], str] = {}
     admins: dict[str, server_checks.AdminFacts] = {}  # per server, read on its first connection
+    not_created = _own_databases_not_created(placed, settings, secret_value)
     for (server_key, database), group in sorted(placed.items()):
         server = settings.servers[server_key]
-        conninfo = make_conninfo(
-            host=server.host, port=server.port, dbname=database, user=server.admin_username,
-            password=secret_value(server.admin_password_secret), sslmode=server.sslmode,
-            connect_timeout=server.connect_timeout, **server.tls_params(),
-        )  # fmt: skip
+        # A silo tenant's database that the stack has yet to create: nothing in it to take over.
+        new_database = (server_key, database) in not_created
+        conninfo = _conninfo(settings, server_key, server.admin_database if new_database else database, secret_value)
         try:
             with psycopg.connect(conninfo) as conn:
-                schemas = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", ([t.schema for t in group],))}
+                in_database = [] if new_database else [t.schema for t in group]
+                schemas = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", (in_database,))}
                 roles = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", ([t.username for t in group],))}
                 adopted = sorted(t.schema for t in group if t.adopt and t.schema in schemas)
                 owned = _admin_owned_objects(conn, adopted, server.admin_username) if adopted else {}
@@ -123,7 +123,10 @@ def existing_objects(tenants: list[Tenant], settings: StackSettings, secret_valu
                     admins[server_key] = facts = server_checks.read_admin(conn)
                     on_server = [t for t in tenants if t.server == server_key]
                     problems += server_checks.server_problems(conn, facts, server_key, server, settings, on_server)
-                problems += server_checks.database_problems(conn, admins[server_key], server_key, database, settings)
+                if new_database:
+                    problems += server_checks.own_database_problems(admins[server_key], server_key, group)
+                else:
+                    problems += server_checks.database_problems(conn, admins[server_key], server_key, database, settings)
                 adopting = [t for t in group if t.adopt and t.schema in schemas]
                 problems += server_checks.adopted_schema_problems(conn, admins[server_key], adopting)
         except psycopg.Error as error:
@@ -146,6 +149,34 @@ def existing_objects(tenants: list[Tenant], settings: StackSettings, secret_valu
                 problems += owned_object_problems(tenant, listed, total, server.admin_username, role_exists=tenant.username in roles,
                                                   admin_is_superuser=admins[server_key].superuser)
     return ExistingObjects(problems, frozenset(existing_roles), texts)
+
+
+def _conninfo(settings: StackSettings, server_key: str, database: str, secret_value: Callable[[str], str | None]) -> str:
+    server = settings.servers[server_key]
+    return make_conninfo(
+        host=server.host, port=server.port, dbname=database, user=server.admin_username,
+        password=secret_value(server.admin_password_secret), sslmode=server.sslmode,
+        connect_timeout=server.connect_timeout, **server.tls_params(),
+    )  # fmt: skip
+
+
+def _own_databases_not_created(placed: dict[tuple[str, str], list[Tenant]], settings: StackSettings,
+                               secret_value: Callable[[str], str | None]) -> set[tuple[str, str]]:  # fmt: skip
+    """(server, database) of silo tenants whose database does not exist yet: one query per server
+    with silo tenants, on its admin database (a server that cannot be read is reported below)."""
+    silos: dict[str, list[str]] = defaultdict(list)
+    for (server_key, database), group in placed.items():
+        if group[0].isolation == "database":
+            silos[server_key].append(database)
+    missing: set[tuple[str, str]] = set()
+    for server_key, databases in silos.items():
+        try:
+            with psycopg.connect(_conninfo(settings, server_key, settings.servers[server_key].admin_database, secret_value)) as conn:
+                found = {r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname = ANY(%s)", (databases,))}
+        except psycopg.Error:
+            continue
+        missing |= {(server_key, database) for database in databases if database not in found}
+    return missing
 
 
 def _problem(tenant: Tenant, schema_exists: bool, role_exists: bool) -> Problem | None:

@@ -23,6 +23,9 @@ each is refused here, during `pulumi preview` too, with its fix:
   A SUPERUSER tenant role (adopted) can only be changed by a superuser admin.
 - A schema to adopt owned by a role whose privileges the admin lacks: granting the tenant its
   schema and taking it over would be refused.
+- A silo tenant's database yet to be created, on PostgreSQL 14 or older, by an admin that is not
+  a superuser: its schema `public`, copied from template0, belongs to the bootstrap superuser
+  with CREATE for PUBLIC, which that admin cannot take away.
 
 The checks are set-based: one query per server and one per tenant database, on the
 connections `pg_tenants.existing_objects` opens anyway.
@@ -193,6 +196,21 @@ def database_problems(
         f"as {owner!r} or a superuser, in database {_q(database)}: `ALTER SCHEMA public OWNER TO {_q(admin)}` "
         "(or `REVOKE CREATE ON SCHEMA public FROM PUBLIC`, which the program then keeps)",
     )]  # fmt: skip
+
+
+def own_database_problems(facts: AdminFacts, server_key: str, tenants: Sequence[Tenant]) -> list[Problem]:
+    """Silo tenants whose database the stack is about to create (components.own_database)."""
+    if facts.superuser or facts.server_version >= 150000:
+        return []
+    return [Problem(
+        tenant.file, tenant.line, f"{tenant.name}.isolation",
+        f"the admin {facts.name!r} of server {server_key!r} is not a superuser and the server runs PostgreSQL "
+        f"{facts.server_version // 10000}: in a database it creates, schema public belongs to the bootstrap superuser and "
+        "PUBLIC may create objects there, which the admin cannot take away, so the tenant could plant objects on the "
+        "admin's search_path",
+        "use isolation: schema for tenants of this server, upgrade it to PostgreSQL 15 or later, or deploy with a "
+        "superuser admin",
+    ) for tenant in tenants]  # fmt: skip
 
 
 # Schemas to adopt whose owner's privileges the admin lacks.
