@@ -49,6 +49,10 @@ class Code(str, Enum):
     PUBLIC_CONNECT_OWNER_ONLY = "public_connect_owner_only"  # ... on a database whose owner's privileges the admin lacks
     PUBLIC_TEMP = "public_temp"
     PUBLIC_CREATE_ON_PUBLIC_SCHEMA = "public_create_on_public_schema"
+    # A silo tenant's own database (isolation: database; subject is the tenant).
+    OWN_DATABASE_OWNER = "own_database_owner"  # not owned by the admin
+    OWN_DATABASE_CONNECT = "own_database_connect"  # a role that is not a tenant's holds CONNECT on it
+    OWN_DATABASE_SHARED = "own_database_shared"  # another tenant of the fleet lives in it
     # Hands-on: what the tenant experienced after logging in.
     NO_CREDENTIALS = "no_credentials"
     LOGIN_FAILED = "login_failed"
@@ -130,6 +134,12 @@ FIXES: dict[Code, str] = {
                       "PUBLIC by hand.",
     Code.PUBLIC_CREATE_ON_PUBLIC_SCHEMA: "Run `pulumi up --refresh` (with hardenDatabases on, it revokes it again), or REVOKE CREATE ON SCHEMA "
                                         "public FROM PUBLIC by hand (never USAGE: shared extensions live there).",
+    Code.OWN_DATABASE_OWNER: "ALTER DATABASE ... OWNER TO the admin role: its owner may drop it, change its settings and let others "
+                             "in, and a tenant must be able to do none of these.",
+    Code.OWN_DATABASE_CONNECT: "REVOKE CONNECT ON DATABASE ... FROM that role: only the tenant's login roles (and the admin, its "
+                               "owner) may connect to a tenant's own database.",
+    Code.OWN_DATABASE_SHARED: "Move the other tenant out (declare it anew elsewhere, copy its data, offboard it): a database of "
+                              "one's own is shared with no other tenant.",
     Code.NO_CREDENTIALS: "Pass the `connections` output with --show-secrets; without it the tenant cannot be tested hands-on.",
     Code.LOGIN_FAILED: "Check the role's password, LOGIN, VALID UNTIL and pg_hba.conf; `pulumi up --refresh` puts the declared password and "
                        "attributes back.",

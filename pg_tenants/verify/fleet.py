@@ -1,7 +1,7 @@
 """The fleet as the stack outputs describe it: who each tenant is and how it logs in.
 
 Reads what `pulumi stack output --json --show-secrets` prints:
-`{"tenants": {name: {schema, username, server, database, state, readonly_login}}, "connections": {name: {..., "env": {PG*},
+`{"tenants": {name: {schema, username, server, database, isolation, state, readonly_login}}, "connections": {name: {..., "env": {PG*},
 "readonly": {...}}}}`. `state` is active, suspended or offboarded (absent in older outputs: active); an offboarded
 tenant has no entry in `connections`. `readonly_login` (absent in older outputs: false) says the tenant has a
 read-only login `<username>_ro`, whose credentials are `connections.<name>.readonly`.
@@ -62,6 +62,7 @@ class Tenant:
     declared: Declared | None = None
     readonly_role: str | None = None  # `<username>_ro`, the read-only login, if the tenant has one
     readonly_password: str | None = field(default=None, repr=False, compare=False)
+    isolation: str = "schema"  # "database": `database` is the tenant's own (outputs written before tiers: schema)
 
     @property
     def suspended(self) -> bool:
@@ -196,6 +197,7 @@ def parse_outputs(outputs: Mapping[str, Any]) -> Fleet:
                 state=str(state),
                 readonly_role=readonly_params.get("user", f"{role}{READONLY_SUFFIX}") if has_readonly else None,
                 readonly_password=readonly_params.get("password"),
+                isolation=str(info.get("isolation") or "schema"),
             )
         )
     return Fleet(tuple(fleet))

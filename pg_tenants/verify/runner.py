@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 import psycopg
 
-from . import catalog, login_checks, readonly_probe
+from . import catalog, login_checks, own_database_checks, readonly_probe
 from .admin import ServerAccess, admin_params
 from .admin_errors import admin_login_fix
 from .findings import Finding, dedupe, redact
@@ -87,6 +87,7 @@ def _catalog_findings(fleet: Fleet, options: VerifyOptions) -> tuple[list[Findin
                     findings += catalog.check_roles(conn, tenants, ctx)
                 checks = catalog.check_database(conn, tenants, ctx)
                 findings += checks.findings
+                findings += own_database_checks.check_own_database(conn, tenants, ctx.admin_role)
                 for name, count in checks.large_objects.items():
                     large_objects[name] = large_objects.get(name, 0) + count
     return findings, large_objects

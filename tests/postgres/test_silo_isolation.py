@@ -29,6 +29,7 @@ from tests.support.deployment import (
     stack_admin,
     stack_for,
 )
+from tests.postgres.test_verify_on_deployed_fleets import fleet_findings, run_verify
 
 ADMIN_PROFILES = ADMIN_PROFILES
 INSUFFICIENT_PRIVILEGE = "42501"
@@ -257,3 +258,22 @@ def assert_closed_database(fleet, silo):
     assert {entry for entry in acl if not entry.startswith(f"{admin}:")} == {f"{login}:CONNECT" for login in logins}
     assert public_create == (False,)
     assert owners == {silo}
+
+
+# ---------------------------------------------------------------- verify
+
+
+def test_verify_passes_the_mixed_fleet_and_finds_a_stranger_let_into_a_silo_database(fleet, admin_profile, tmp_path, monkeypatch):
+    assert fleet_findings(run_verify(fleet, tmp_path, monkeypatch), admin_profile) == []
+    with fleet.pg.admin_connect() as su:
+        su.execute("CREATE ROLE intruder LOGIN")
+        su.execute("GRANT CONNECT ON DATABASE initech TO intruder")
+        su.execute("GRANT CONNECT ON DATABASE umbrella_db TO acme")
+    try:
+        found = fleet_findings(run_verify(fleet, tmp_path, monkeypatch), admin_profile)
+    finally:
+        with fleet.pg.admin_connect() as su:
+            su.execute("REVOKE CONNECT ON DATABASE umbrella_db FROM acme")
+            su.execute("REVOKE CONNECT ON DATABASE initech FROM intruder")
+            su.execute("DROP ROLE intruder")
+    assert sorted(found) == [("acme", "can_connect_other_database"), ("initech", "own_database_connect")]
