@@ -142,9 +142,10 @@ class TenantResources(pulumi.ComponentResource):
             parts = [schema.id, *self._login_parts(current), *(p for login in named.values() for p in self._login_parts(login))]
             self.connections = pulumi.Output.secret(
                 pulumi.Output.all(*parts).apply(lambda values: self._connections(values, list(named))))
-        # onRemove lets the policy pack allow drop_cascade for a tenant marked for purge. The
-        # credentials are not registered here: the stack's `connections` output holds them, once.
-        self.register_outputs({"onRemove": tenant.on_remove})
+        # onRemove lets the policy pack allow drop_cascade for a tenant marked for purge, isolation
+        # check that only a silo tenant has a database, and how it is owned. The credentials are
+        # not registered here: the stack's `connections` output holds them, once.
+        self.register_outputs({"onRemove": tenant.on_remove, "isolation": tenant.isolation})
 
     def _own_resources(self) -> list[pulumi.Resource]:
         return [self._own.database, *self._own.hardening] if self._own else []

@@ -32,6 +32,7 @@ GRANT = "postgresql:index/grant:Grant"
 DEFAULT_PRIVILEGES = "postgresql:index/defaultPrivileges:DefaultPrivileges"
 # A tenant's read-only login is `<owner>_ro` (pg_tenants.tenants.model.READONLY_SUFFIX).
 READONLY_SUFFIX = "_ro"
+DATABASE = "postgresql:index/database:Database"
 TENANT = "pg-tenants:index:Tenant"
 STACK = "pulumi:pulumi:Stack"
 
@@ -111,6 +112,25 @@ def table_grant_violation(props: Mapping[str, Any]) -> str | None:
     return (f"grant of {', '.join(map(str, privileges)) or 'nothing'} on {unwrap(props.get('objectType'))!s}s in schema "
             f"{unwrap(props.get('schema'))!s} to {unwrap(props.get('role'))!s}: tenants own their tables, and the only "
             "grant on them is SELECT for a read-only login")
+
+
+def own_database_violations(props: Mapping[str, Any], tenant: str | None, isolation: str | None,
+                            tenant_roles: Collection[str]) -> list[str]:  # fmt: skip
+    """A tenant's database (isolation: database) is owned by the admin, never by a role of the
+    tenant (the owner could drop it and let others in), and copied from template0 (template1 can
+    carry objects someone planted there); only a silo tenant has one."""
+    name, owner, template = (unwrap(props.get(key)) for key in ("name", "owner", "template"))
+    found = []
+    if tenant is None or isolation != "database":
+        found.append(f"database {name!s} is declared for {f'tenant {tenant}' if tenant else 'no known tenant'}, "
+                     "which is not isolation: database")
+    if owner in (None, "") or owner in tenant_roles:
+        found.append(f"database {name!s} would be owned by {owner or 'the connecting role, undeclared'}; a tenant's own "
+                     "database must be owned by the admin")
+    if template != "template0":
+        found.append(f"database {name!s} would be copied from {template or 'the provider default, undeclared'}; "
+                     "declare template0, which nobody can connect to and plant objects in")
+    return found
 
 
 def unprotected_credential_paths(props: Mapping[str, Any]) -> list[str]:
@@ -195,6 +215,24 @@ def _no_drop_cascade(args: StackValidationArgs, report_violation: ReportViolatio
                 report_violation(message, resource.urn)
 
 
+def _own_databases(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    isolation: dict[str, Any] = {}
+    roles: dict[str | None, set[str]] = {}
+    for resource in args.resources:
+        if resource.resource_type == TENANT:
+            try:
+                isolation[str(resource.name)] = unwrap(resource.props.get("isolation"))
+            except UnknownValueError:
+                pass
+        elif resource.resource_type == ROLE:
+            roles.setdefault(tenant_of(resource), set()).add(str(unwrap(resource.props.get("name"))))
+    for resource in args.resources:
+        if resource.resource_type == DATABASE:
+            tenant = tenant_of(resource)
+            for message in own_database_violations(resource.props, tenant, isolation.get(tenant or ""), roles.get(tenant, set())):
+                report_violation(message, resource.urn)
+
+
 def _connections_secret(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     for resource in args.resources:
         if resource.resource_type == STACK or resource.resource_type == TENANT:
@@ -234,6 +272,13 @@ POLICIES = [
         validate=_no_drop_cascade,
         config_schema=PolicyConfigSchema(
             properties={"purgeTenants": {"type": "array", "items": {"type": "string"}}}),
+    ),
+    StackValidationPolicy(
+        name="own-database-owned-by-admin",
+        description="A tenant's own database (isolation: database) belongs to the admin, never to a tenant role, and is "
+                    "copied from template0; only silo tenants have one.",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        validate=_own_databases,
     ),
     StackValidationPolicy(
         name="connection-outputs-are-secret",

@@ -21,6 +21,7 @@ from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from pg_tenants.credentials.scram import scram_sha256_verifier
+from tests.support.stack import write_tenant_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "policy"))
 import keep_secrets  # noqa: E402
@@ -282,3 +283,47 @@ def test_the_program_with_read_only_logins_passes_every_policy(analyzer, run, te
     assert len(result.of_type(tp.DEFAULT_PRIVILEGES)) == 4
     assert _analyze_each(analyzer, result) == []
     assert _analyze_stack(analyzer, result) == []
+
+
+# ----------------------------------------------------------------------------- a tenant's own database
+
+
+def test_an_admin_owned_database_from_template0_of_a_silo_tenant_passes():
+    props = {"name": "initech", "owner": "postgres", "template": "template0"}
+
+    assert tp.own_database_violations(props, "initech", "database", {"initech"}) == []
+
+
+def test_a_database_owned_by_a_tenant_role_or_copied_from_template1_is_a_violation():
+    props = {"name": "initech", "owner": "initech", "template": "template1"}
+
+    messages = tp.own_database_violations(props, "initech", "database", {"initech"})
+
+    assert len(messages) == 2 and "owned by initech" in messages[0] and "copied from template1" in messages[1]
+
+
+def test_a_database_of_a_tenant_that_is_not_isolation_database_is_a_violation():
+    props = {"name": "app2", "owner": "postgres", "template": "template0"}
+
+    assert tp.own_database_violations(props, "acme", "schema", {"acme"}) == [
+        "database app2 is declared for tenant acme, which is not isolation: database"]
+
+
+def test_the_program_with_silo_tenants_passes_every_policy_and_its_databases_are_checked(analyzer, run, tenants_dir):
+    write_tenant_file(tenants_dir, "tenants.yaml", [{"name": "acme"}, {"name": "initech", "isolation": "database"}])
+    result = run()
+    # The mock engine keeps no component outputs; the engine gives the analyzer the Tenant's.
+    isolation = {"acme": "schema", "initech": "database"}
+    resources = [proto.AnalyzerResource(urn=r.urn, type=r.type, name=r.name, parent=r.parent, properties=_struct(
+        {"isolation": isolation[r.name]} if r.type == tp.TENANT else _registration_props(r))) for r in result.registrations]
+    database = result.by_name("initech-database")
+    tampered = proto.AnalyzerResource(urn=database.urn + "-t", type=tp.DATABASE, name="initech-database", parent=database.parent,
+                                      properties=_struct({**database.inputs, "owner": "initech"}))
+
+    def messages(extra):
+        request = proto.AnalyzeStackRequest(resources=[*resources, *extra, _stack_resource(result)])
+        return [d.message for d in analyzer.AnalyzeStack(request, None).diagnostics]
+
+    assert _analyze_each(analyzer, result) == [] and messages([]) == []
+    assert [m.splitlines()[-1] for m in messages([tampered])] == [
+        "database initech would be owned by initech; a tenant's own database must be owned by the admin"]
