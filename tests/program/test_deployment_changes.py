@@ -72,3 +72,26 @@ def test_removing_an_offboarded_tenant_is_fine():
 
 def test_removing_a_tenant_marked_for_purge_is_fine():
     assert unsupported_changes([], {"acme": {**DEPLOYED["acme"], "on_remove": "purge"}}) == []
+
+
+def test_moving_between_isolation_tiers_is_refused_with_the_way_to_move():
+    [problem] = unsupported_changes([tenant(isolation="database", database="acme")], DEPLOYED)
+    assert problem.field == "acme.isolation"
+    assert problem.message.startswith("changing isolation from 'schema' to 'database' cannot be applied in place")
+    assert problem.fix == (
+        "keep isolation: schema; to move the tenant between tiers, declare a new tenant with isolation: database (another "
+        "name and username), copy the data with pg_dump --schema as the README's procedures do, then offboard the old tenant"
+    )
+
+
+def test_outputs_without_isolation_were_written_by_a_shared_tier_only_program():
+    assert "isolation" not in DEPLOYED["acme"]
+    assert unsupported_changes([tenant()], DEPLOYED) == []
+    [problem] = unsupported_changes([tenant(isolation="database")], DEPLOYED)
+    assert problem.field == "acme.isolation"
+
+
+def test_a_silo_tenant_moving_back_to_a_shared_database_is_refused():
+    deployed = {"acme": {**DEPLOYED["acme"], "database": "acme", "isolation": "database"}}
+    [problem] = unsupported_changes([tenant()], deployed)
+    assert problem.message.startswith("changing isolation from 'database' to 'schema'")

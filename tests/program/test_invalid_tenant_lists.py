@@ -18,7 +18,40 @@ BILLION_LAUGHS = (
 )
 
 # (case id, {file name: tenants list or raw YAML text}, expected problem lines)
+FIX_OWN_DATABASE = "give the tenant's own database another name with `database:`"
 CASES = [
+    (
+        "own_database_named_like_a_shared_database",
+        {"t.yaml": [{"name": "acme", "isolation": "database", "database": "app"}]},
+        ["tenants/t.yaml:4: tenants[0].database: isolation: database creates database 'app' on server 'main', which is a "
+         f"shared database for tenants with isolation: schema (pg-tenants:servers.main) (fix: {FIX_OWN_DATABASE})"],
+    ),
+    (
+        "own_database_named_like_a_protected_database",
+        {"t.yaml": [{"name": "acme", "isolation": "database", "database": "template1"}]},
+        ["tenants/t.yaml:4: tenants[0].database: isolation: database creates database 'template1' on server 'main', which "
+         f"is a protected database of the server (pg-tenants:servers.main) (fix: {FIX_OWN_DATABASE})"],
+    ),
+    (
+        "own_database_named_template0_by_default",
+        {"t.yaml": [{"name": "template0", "isolation": "database"}]},
+        ["tenants/t.yaml:2: tenants[0].name: isolation: database creates database 'template0' on server 'main', which is "
+         "a built-in database (pg-tenants:servers.main) (fix: name the tenant's own database with `database:` (it defaults "
+         "to the tenant's name))"],
+    ),
+    (
+        "own_database_of_another_silo_tenant",
+        {"t.yaml": [{"name": "acme", "isolation": "database"}, {"name": "globex", "isolation": "database", "database": "acme"}]},
+        ["tenants/t.yaml:6: tenants[1].database: database 'acme' is already used on the same server by tenant 'acme' "
+         "(tenants/t.yaml:2) (fix: give this tenant another database)"],
+    ),
+    (
+        "adopting_into_a_database_of_its_own",
+        {"t.yaml": [{"name": "acme", "isolation": "database", "adopt": True}]},
+        ["tenants/t.yaml:4: tenants[0].adopt: adopt takes over an existing schema in a shared database; a tenant with "
+         "isolation: database gets a new database of its own (fix: adopt the schema with isolation: schema, then move the "
+         'tenant (README: "Choosing an isolation tier"))'],
+    ),
     (
         "mixed_case_name_would_not_log_in",
         {"t.yaml": [{"name": "AcmeMixed"}]},
