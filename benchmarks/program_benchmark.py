@@ -13,7 +13,8 @@ be shared: compare ratios within one invocation, not seconds across invocations.
 `--gc-policy` replaces the program's GC policy (pg_tenants/gc_policy.py) in the project's runs,
 to measure alternatives; the floor always runs with Python's defaults.
 `--counts` prints the resources one tenant of each kind registers, for this program and for the
-previous ownership model (tests/fixtures/previous_model), side by side.
+previous ownership model (tests/fixtures/previous_model), side by side; then the providers and
+resources of one-server fleets of pool tenants and of silo tenants (`isolation: database`).
 """
 
 from __future__ import annotations
@@ -43,11 +44,16 @@ TENANT_KINDS: dict[str, dict[str, object]] = {
     "offboarded": {"state": "offboarded"},
     "read-only login": {"readonly_login": True},
     "zero-downtime + read-only": {"zero_downtime_rotation": True, "readonly_login": True},
+    "own database (silo)": {"isolation": "database"},
+    "own database, zero-downtime": {"isolation": "database", "zero_downtime_rotation": True},
 }
-# The previous model had no offboarded state (offboarding removed the entry and its resources)
-# and no read-only login.
-NEW_KINDS = frozenset({"offboarded", "read-only login", "zero-downtime + read-only"})
-NEW_KIND_BEFORE = {"offboarded": "0 (entry removed)", "read-only login": "- (none)", "zero-downtime + read-only": "- (none)"}
+# The previous model had no offboarded state (offboarding removed the entry and its resources),
+# no read-only login and no isolation tiers.
+NEW_KIND_BEFORE = {"offboarded": "0 (entry removed)", "read-only login": "- (none)", "zero-downtime + read-only": "- (none)",
+                   "own database (silo)": "- (none)", "own database, zero-downtime": "- (none)"}
+NEW_KINDS = frozenset(NEW_KIND_BEFORE)
+# One-server fleets of pool and of silo tenants (`isolation: database`) in --counts.
+FLEET_SIZES = (1, 10, 100)
 
 GC_POLICIES = {
     "program": None,  # what the program sets (pg_tenants/gc_policy.py)
@@ -198,13 +204,35 @@ def print_counts() -> None:
     from benchmarks.state_size import state_bytes_per_tenant
     from tests.fixtures.previous_model import PREVIOUS_SETTINGS, PROGRAM_DIR
 
-    print(f"{'tenant kind':<24} {'previous model':>15} {'this program':>13} {'state bytes':>12}")
+    print(f"{'tenant kind':<28} {'previous model':>15} {'this program':>13} {'state bytes':>12}")
     for label, kind in TENANT_KINDS.items():
         before = NEW_KIND_BEFORE[label] if label in NEW_KINDS else resource_counts(kind, PROGRAM_DIR, PREVIOUS_SETTINGS)
         after = resource_counts(kind, None, {})
-        print(f"{label:<24} {before:>15} {after:>13} {state_bytes_per_tenant(kind):>12}")
+        print(f"{label:<28} {before:>15} {after:>13} {state_bytes_per_tenant(kind):>12}")
     print("state bytes: one tenant's resources and its share of the stack outputs in the checkpoint's "
           "shape (benchmarks/state_size.py), secrets as ciphertext")
+
+
+def fleet_counts(size: int, kind: dict[str, object]) -> tuple[int, int]:
+    """(providers, registrations) of a one-server fleet of `size` tenants of one kind."""
+    from tests.support.program_run import POSTGRES_PROVIDER, run_program
+    from tests.support.stack import one_server_stack, write_tenant_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tenants_dir = Path(tmp) / "tenants"
+        write_tenant_file(tenants_dir, "fleet.yaml", [{"name": f"tenant_{i:05d}", **kind} for i in range(size)])
+        values, secret_keys = one_server_stack(tenants_dir).as_pulumi_config()
+        run = run_program(values, secret_keys)
+    if run.error:
+        raise run.error
+    return sum(1 for r in run.registrations if r.type == POSTGRES_PROVIDER), len(run.registrations)
+
+
+def print_fleet_counts() -> None:
+    print(f"\n{'tenants':>8} {'pool providers':>15} {'pool resources':>15} {'silo providers':>15} {'silo resources':>15}")
+    for size in FLEET_SIZES:
+        pool, silo = fleet_counts(size, {}), fleet_counts(size, {"isolation": "database"})
+        print(f"{size:>8} {pool[0]:>15} {pool[1]:>15} {silo[0]:>15} {silo[1]:>15}")
 
 
 def main(argv: list[str]) -> None:
@@ -220,6 +248,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     if args.counts:
         print_counts()
+        print_fleet_counts()
     elif args.one:
         which, size = args.one
         print(json.dumps(measure(which, int(size), TENANT_KINDS[args.kind], args.table, args.gc_policy)))
