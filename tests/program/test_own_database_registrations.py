@@ -53,7 +53,7 @@ def test_a_silo_database_is_closed_to_public_before_any_tenant_gets_connect(flee
     assert revoke.urn in result.by_name("initech-database-connect").dependencies
     assert result.by_name("initech-database").urn in result.by_name("initech-role").dependencies
     # No hardening component for it: those are the shared database's and the protected ones'.
-    hardened = [r.name for r in result.registrations if r.type == "pg-tenants:index:DatabaseHardening"]
+    hardened = sorted(r.name for r in result.registrations if r.type == "pg-tenants:index:DatabaseHardening")
     assert hardened == ["main-app", "main-postgres", "main-template1"]
 
 
