@@ -32,6 +32,7 @@ from tests.support.deployment import Deployment, create_database, reset_server, 
 
 TIME_ZONE = "Europe/Berlin"
 DATABASES = ("app", "other")
+SILO_PREFIX = "silo_"  # databases of tenants with isolation: database
 SERVER = "main"
 
 # Every TenantEntry field this strategy sets; the test below fails when the model grows.
@@ -39,7 +40,7 @@ COVERED_FIELDS = frozenset({
     "name", "schema_name", "username", "server", "database", "password_secret", "connection_limit",
     "temp_file_limit", "statement_timeout", "idle_in_transaction_session_timeout", "valid_until", "state",
     "on_remove", "rotation", "zero_downtime_rotation", "adopt", "previous_names", "shard", "readonly_login",
-    "readonly_rotation",
+    "readonly_rotation", "isolation",
 })  # fmt: skip
 
 
@@ -119,7 +120,11 @@ def tenant_lists(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, str],
             entry["previous_names"] = previous
         if draw(st.booleans()):
             entry["server"] = SERVER
-        database = draw(st.sampled_from([None, *DATABASES]))
+        # A database of its own now and then (each costs a CREATE DATABASE), named apart from the shared ones.
+        isolation = draw(st.sampled_from([None, None, "schema", "database"]))
+        if isolation is not None:
+            entry["isolation"] = isolation
+        database = f"{SILO_PREFIX}{entry['name']}" if isolation == "database" else draw(st.sampled_from([None, *DATABASES]))
         if database is not None:
             entry["database"] = database
         provided = draw(st.booleans())
@@ -144,8 +149,8 @@ def tenant_lists(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, str],
             zero_downtime = draw(st.booleans())
             if zero_downtime:
                 entry["zero_downtime_rotation"] = True
-        # Adopt first, then zero-downtime, never both at once (tenants.rules._check_names).
-        if not zero_downtime and draw(st.booleans()):
+        # Adopt first, then zero-downtime, never both at once (tenants.rules._check_names); never into a silo.
+        if not zero_downtime and isolation != "database" and draw(st.booleans()):
             entry["adopt"] = True
             adopted_roles[entry["name"]] = draw(st.booleans())
         elif draw(st.booleans()):  # a read-only login, never in the change that adopts (tenants.rules)
@@ -163,6 +168,9 @@ def clean_server(pg: Any) -> None:
     granted there dropped, tenant schemas dropped, the roles dropped, PUBLIC's default
     privileges back (as tests.support.deployment.reset_server, which drops the databases)."""
     with pg.admin_connect() as admin:
+        silos = [r[0] for r in admin.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (SILO_PREFIX,))]
+        for database in silos:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(database)))
         roles = [r[0] for r in admin.execute(
             "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' AND rolname <> current_user")]
     for database in DATABASES:
@@ -210,6 +218,8 @@ def deployment_for(pg: Any, secrets: dict[str, str], directory: Path) -> Deploym
 @example(([{"name": "globex", "readonly_login": True, "zero_downtime_rotation": True, "rotation": 1, "readonly_rotation": 2}], {}, {}))
 @example(([{"name": "initech", "valid_until": "2027-06-30T12:00:00.250000-09:30", "zero_downtime_rotation": True,
             "state": "suspended"}], {}, {}))
+@example(([{"name": "umbrella", "isolation": "database", "database": f"{SILO_PREFIX}umbrella", "zero_downtime_rotation": True},
+            {"name": "acme"}], {}, {}))
 @given(drawn=tenant_lists())
 def test_a_second_up_of_the_same_tenant_list_plans_only_same_steps(pg_server, drawn) -> None:
     tenants, secrets, adopted_roles = drawn
