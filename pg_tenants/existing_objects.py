@@ -143,6 +143,8 @@ def existing_objects(tenants: list[Tenant], settings: StackSettings, secret_valu
         existing_roles |= {(server_key, role) for role in roles}
         texts |= {(server_key, database, value): text for value, text in expiries.items()}
         problems += [p for t in group if (p := _problem(t, t.schema in schemas, t.username in roles)) is not None]
+        if group[0].isolation == "database" and not new_database:
+            problems += [_foreign_database(t) for t in group if t.username not in roles and not t.previous_names]
         for tenant in group:
             if tenant.adopt and tenant.schema in owned:
                 listed, total = owned[tenant.schema]
@@ -191,6 +193,17 @@ def _problem(tenant: Tenant, schema_exists: bool, role_exists: bool) -> Problem 
             f"to take it over with its data set `adopt: true`; otherwise choose another schema, {SKIP_HINT}",
         )  # fmt: skip
     return None
+
+
+def _foreign_database(tenant: Tenant) -> Problem:
+    """A silo tenant never deployed (its role does not exist) whose database does: CREATE DATABASE
+    would fail halfway through `pulumi up`, and the database is someone else's."""
+    return Problem(
+        tenant.file, tenant.line, f"{tenant.name}.database",
+        f"database {tenant.database!r} already exists on server {tenant.server!r} and is not this tenant's: "
+        "isolation: database creates the tenant's own database",
+        f"name another with `database:`, {SKIP_HINT}",
+    )  # fmt: skip
 
 
 def _where(tenant: Tenant) -> str:

@@ -64,3 +64,15 @@ def test_silo_lifecycle_never_runs_tenant_code_as_the_admin_and_keeps_or_purges_
             False, False, False)
     runs = payload_runs(pg.log_path, offset)
     assert runs and {current for _kind, current, _session in runs} <= {"initech", "hooli"}, runs
+
+
+def test_a_silo_tenant_whose_database_exists_already_is_refused_before_anything_changes(deployment, admin_profile):
+    if silos_refused(deployment.pg, admin_profile):
+        pytest.skip("silo tenants are refused under a managed admin on PostgreSQL 14 and older")
+    with deployment.pg.admin_connect() as su:
+        su.execute("CREATE DATABASE initech")
+    deployment.write([RETAINED])
+    with pytest.raises(Exception, match="initech.database: database 'initech' already exists on server 'main' and is not this tenant's"):
+        deployment.up()
+    with deployment.pg.admin_connect() as su:
+        assert su.execute("SELECT 1 FROM pg_roles WHERE rolname = 'initech'").fetchone() is None
