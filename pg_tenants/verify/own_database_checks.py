@@ -1,5 +1,5 @@
 """Checks of a silo tenant's own database (`isolation: database`), beside the checks every tenant
-database gets (pg_tenants.verify.catalog_checks: PUBLIC's privileges, other tenants' CONNECT,
+database gets (pg_tenants.verify.catalog: PUBLIC's privileges, other tenants' CONNECT,
 objects owned by others in the tenant's schema).
 
 What only a database of one's own must keep: the admin owns it (its owner could drop it, change
@@ -17,7 +17,7 @@ from .findings import Code, Finding
 from .fleet import Tenant
 
 # The owner of the connected database, and every role holding CONNECT on it through its ACL
-# (PUBLIC, grantee 0, is catalog_checks' public_connect; the owner's own entry is left out).
+# (PUBLIC, grantee 0, is the catalog checks' public_connect; the owner's own entry is left out).
 _OWN_DATABASE_SQL = """
 SELECT pg_get_userbyid(d.datdba) AS owner,
        ARRAY(SELECT DISTINCT pg_get_userbyid(e.grantee) FROM aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) e
@@ -29,7 +29,7 @@ FROM pg_database d WHERE d.datname = current_database()
 def check_own_database(conn: psycopg.Connection, tenants: Sequence[Tenant], admin_role: str) -> list[Finding]:
     """Findings for the silo tenant whose database `conn` is connected to; `tenants` is every
     tenant of the server (a tenant of the fleet holding CONNECT here is reported by
-    catalog_checks as can_connect_other_database, so it is not repeated)."""
+    pg_tenants.verify.catalog as can_connect_other_database, so it is not repeated)."""
     datname = conn.info.dbname
     here = [t for t in tenants if t.database == datname]
     silo = next((t for t in here if t.isolation == "database"), None)
