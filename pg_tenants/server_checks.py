@@ -23,8 +23,8 @@ each is refused here, during `pulumi preview` too, with its fix:
   A SUPERUSER tenant role (adopted) can only be changed by a superuser admin.
 - A schema to adopt owned by a role whose privileges the admin lacks: granting the tenant its
   schema and taking it over would be refused.
-- A silo tenant's database yet to be created, on PostgreSQL 14 or older, by an admin that is not
-  a superuser: its schema `public`, copied from template0, belongs to the bootstrap superuser
+- A silo tenant's database yet to be created by an admin that is neither superuser nor CREATEDB;
+  or on PostgreSQL 14 or older, by an admin that is not a superuser: its schema `public`, copied from template0, belongs to the bootstrap superuser
   with CREATE for PUBLIC, which that admin cannot take away.
 
 The checks are set-based: one query per server and one per tenant database, on the
@@ -58,16 +58,18 @@ class AdminFacts:
     createrole: bool
     server_version: int  # server_version_num, e.g. 160004
     can_set_temp_file_limit: bool  # superuser, or (15+) SET privilege on the parameter
+    createdb: bool = False  # what a silo tenant's database needs (components.own_database)
 
 
 def read_admin(conn: psycopg.Connection) -> AdminFacts:
     version = conn.info.server_version
     can_set = "r.rolsuper" if version < 150000 else "has_parameter_privilege('temp_file_limit', 'SET')"
     row = conn.execute(
-        f"SELECT r.rolname, r.rolsuper, r.rolcreaterole, {can_set} FROM pg_roles r WHERE r.rolname = current_user"
+        f"SELECT r.rolname, r.rolsuper, r.rolcreaterole, {can_set}, r.rolcreatedb FROM pg_roles r WHERE r.rolname = current_user"
     ).fetchone()
     assert row is not None
-    return AdminFacts(name=row[0], superuser=row[1], createrole=row[2], server_version=version, can_set_temp_file_limit=row[3])
+    return AdminFacts(name=row[0], superuser=row[1], createrole=row[2], server_version=version, can_set_temp_file_limit=row[3],
+                      createdb=row[4])
 
 
 def _q(name: str) -> str:
@@ -200,7 +202,16 @@ def database_problems(
 
 def own_database_problems(facts: AdminFacts, server_key: str, tenants: Sequence[Tenant]) -> list[Problem]:
     """Silo tenants whose database the stack is about to create (components.own_database)."""
-    if facts.superuser or facts.server_version >= 150000:
+    if facts.superuser:
+        return []
+    if not facts.createdb:
+        return [Problem(
+            tenant.file, tenant.line, f"{tenant.name}.isolation",
+            f"the admin {facts.name!r} of server {server_key!r} is neither a superuser nor CREATEDB, so it cannot create "
+            f"the tenant's own database {tenant.database!r}",
+            f"`ALTER ROLE {_q(facts.name)} CREATEDB` (as a superuser), or use isolation: schema",
+        ) for tenant in tenants]  # fmt: skip
+    if facts.server_version >= 150000:
         return []
     return [Problem(
         tenant.file, tenant.line, f"{tenant.name}.isolation",

@@ -8,9 +8,10 @@ tests/support/payloads.py, planted by the silo tenants, never run as anyone but 
 from __future__ import annotations
 
 import pytest
+from psycopg import sql
 
 from tests.postgres.test_silo_isolation import as_tenant, silos_refused
-from tests.support.deployment import ADMIN_PROFILES, stack_admin
+from tests.support.deployment import ADMIN_PROFILES, MANAGED, stack_admin
 from tests.support.payloads import Tenant, create_evidence_table, evidence, log_offset, payload_runs, plant_all
 
 ADMIN_PROFILES = ADMIN_PROFILES
@@ -76,3 +77,13 @@ def test_a_silo_tenant_whose_database_exists_already_is_refused_before_anything_
         deployment.up()
     with deployment.pg.admin_connect() as su:
         assert su.execute("SELECT 1 FROM pg_roles WHERE rolname = 'initech'").fetchone() is None
+
+
+def test_a_silo_tenant_is_refused_when_the_admin_cannot_create_databases(deployment, admin_profile):
+    if admin_profile != MANAGED:
+        pytest.skip("a superuser can create databases")
+    with deployment.pg.admin_connect() as su:
+        su.execute(sql.SQL("ALTER ROLE {} NOCREATEDB").format(sql.Identifier(stack_admin(deployment).admin_user)))
+    deployment.write([RETAINED])
+    with pytest.raises(Exception, match="is neither a superuser nor CREATEDB, so it cannot create the tenant's own database 'initech'"):
+        deployment.up()
