@@ -53,13 +53,13 @@ def silos_refused(pg, profile) -> bool:
 
 
 @pytest.fixture(scope="module")
-def fleet(pg_server, admin_profile, tmp_path_factory):
+def fleet(pg_server, admin_profile, new_deployment, tmp_path_factory):
     if silos_refused(pg_server, admin_profile):
         pytest.skip("silo tenants are refused under a managed admin on PostgreSQL 14 and older (proven by the refusal test)")
     admin = prepare_admin(pg_server, admin_profile)
     try:
         create_tenant_database(pg_server, admin, "app")
-        deployment = Deployment(pg_server, stack_for(admin, tmp_path_factory.mktemp("silo") / "tenants", "app", profile=admin_profile))
+        deployment = new_deployment(pg_server, stack_for(admin, tmp_path_factory.mktemp("silo") / "tenants", "app", profile=admin_profile))
         deployment.write(FLEET)
         deployment.up(parallelism=10)
         for name in DATABASE:

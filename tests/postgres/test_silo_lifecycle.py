@@ -12,7 +12,8 @@ from psycopg import sql
 
 from tests.postgres.test_silo_isolation import as_tenant, silos_refused
 from tests.support.deployment import ADMIN_PROFILES, MANAGED, stack_admin
-from tests.support.payloads import Tenant, create_evidence_table, evidence, log_offset, payload_runs, plant_all
+from tests.support.payloads import Tenant, create_evidence_table, evidence, payload_runs, plant_all
+from tests.support.server_log import ServerLog
 
 ADMIN_PROFILES = ADMIN_PROFILES
 
@@ -38,7 +39,8 @@ def test_silo_lifecycle_never_runs_tenant_code_as_the_admin_and_keeps_or_purges_
     if silos_refused(deployment.pg, admin_profile):
         pytest.skip("silo tenants are refused under a managed admin on PostgreSQL 14 and older")
     pg, admin = deployment.pg, stack_admin(deployment).admin_user
-    offset = log_offset(pg.log_path)
+    log = ServerLog.of(pg)  # whether and as whom tenant code ran is read from it: unreadable fails
+    offset = log.size()
     deployment.write([RETAINED, PURGED])
     deployment.up()
     for name, login in (("initech", "initech"), ("hooli", "hooli")):
@@ -63,7 +65,7 @@ def test_silo_lifecycle_never_runs_tenant_code_as_the_admin_and_keeps_or_purges_
         assert su.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'hooli%'").fetchall() == []
         assert su.execute("SELECT rolsuper, rolcreaterole, rolbypassrls FROM pg_roles WHERE rolname = 'initech'").fetchone() == (
             False, False, False)
-    runs = payload_runs(pg.log_path, offset)
+    runs = payload_runs(log, offset)
     assert runs and {current for _kind, current, _session in runs} <= {"initech", "hooli"}, runs
 
 

@@ -34,6 +34,8 @@ MIRRORED: dict[str, str] = {
     "tests.postgres.test_readonly_login": "tests.engine.test_engine_readonly_login",
     "tests.postgres.test_readonly_login_lifecycle": "tests.engine.test_engine_readonly_login_lifecycle",
     "tests.postgres.test_verify_readonly": "tests.engine.test_engine_verify_readonly",
+    "tests.postgres.test_silo_isolation": "tests.engine.test_engine_silo_isolation",
+    "tests.postgres.test_silo_lifecycle": "tests.engine.test_engine_silo_lifecycle",
 }
 
 # PostgreSQL-tier modules the engine tier does not run, and why.
