@@ -109,7 +109,7 @@ class FakeConnection:
 
     def execute(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
         if "rolname = current_user" in query:  # server_checks.read_admin
-            return Rows([("admin", True, True, True)])
+            return Rows([("admin", True, True, True, True)])
         if "FROM pg_database d" in query:  # server_checks: the admin can change every database's ACL
             return Rows([(name, "admin", True, []) for name in params["names"]])
         if "pg_statistic_ext" in query:
