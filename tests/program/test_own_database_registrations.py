@@ -81,7 +81,7 @@ def test_default_isolation_in_the_stack_config_makes_tenants_silos_unless_they_s
     assert result.outputs["tenants"].value["initech"]["isolation"] == "database"
     assert result.outputs["tenants"].value["acme"] == {
         "schema": "acme", "username": "acme", "server": "main", "database": "app", "isolation": "schema",
-        "state": "active", "on_remove": "retain"}
+        "state": "active", "on_remove": "retain", "readonly_login": False}
 
 
 @pytest.mark.parametrize(("before", "after"), [({"name": "initech"}, SILO), (SILO, {"name": "initech"})])
