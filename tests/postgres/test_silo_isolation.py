@@ -2,8 +2,8 @@
 tenant (`isolation: schema`) can learn of, or do to, the other tenants of their server.
 
 One mixed fleet per admin profile: pool tenants acme and globex share the database `app`; silo
-tenants initech and umbrella (zero-downtime login slots, database `umbrella_db`) each have their
-own. Every channel is tried both ways, so the README's table ("Choosing an isolation tier") is
+tenants initech (with a read-only login) and umbrella (zero-downtime login slots, database
+`umbrella_db`) each have their own. Every channel is tried both ways, so the README's table ("Choosing an isolation tier") is
 backed for both tiers: what stays open between pool tenants, what a database of one's own
 closes, and what stays shared whatever the tier (server-wide catalogs and statistics).
 """
@@ -37,7 +37,7 @@ INSUFFICIENT_PRIVILEGE = "42501"
 FLEET = [
     {"name": "acme"},
     {"name": "globex"},
-    {"name": "initech", "isolation": "database"},
+    {"name": "initech", "isolation": "database", "readonly_login": True},
     {"name": "umbrella", "isolation": "database", "database": "umbrella_db", "zero_downtime_rotation": True},
 ]
 DATABASE = {"acme": "app", "globex": "app", "initech": "initech", "umbrella": "umbrella_db"}
@@ -242,7 +242,7 @@ def test_silo_database_is_the_admins_with_connect_for_the_tenants_logins_only_an
 
 def assert_closed_database(fleet, silo):
     admin = stack_admin(fleet).admin_user
-    logins = {"initech": {"initech"}, "umbrella": {"umbrella_a", "umbrella_b"}}[silo]
+    logins = {"initech": {"initech", "initech_ro"}, "umbrella": {"umbrella_a", "umbrella_b"}}[silo]
     with fleet.pg.admin_connect(DATABASE[silo]) as su:
         owner, acl = su.execute("SELECT pg_get_userbyid(datdba), ARRAY(SELECT (CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE "
                                 "pg_get_userbyid(e.grantee) END) || ':' || e.privilege_type FROM aclexplode(datacl) e) "
