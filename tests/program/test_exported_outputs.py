@@ -28,6 +28,7 @@ FLEET = [
     {"name": "umbrella", "state": "suspended"},
     {"name": "vandelay", "state": "offboarded"},
     {"name": "wonka", "on_remove": "purge"},
+    {"name": "massive", "isolation": "database"},
 ]
 STACK = "pulumi:pulumi:Stack"
 
@@ -77,7 +78,9 @@ def test_tenant_components_register_only_what_the_policy_pack_reads(fleet_run):
     assert len(components) == len(FLEET)
     for component in components:
         outputs = fleet_run.resource_outputs[component.urn]
-        assert {key: output.value for key, output in outputs.items()} == {"onRemove": next(t.get("on_remove", "retain") for t in FLEET if t["name"] == component.name)}
+        entry = next(t for t in FLEET if t["name"] == component.name)
+        assert {key: output.value for key, output in outputs.items()} == {
+            "onRemove": entry.get("on_remove", "retain"), "isolation": entry.get("isolation", "schema")}
 
 
 def test_provided_password_reaches_the_outputs_and_no_component(fleet_run):
