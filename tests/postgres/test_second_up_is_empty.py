@@ -27,6 +27,7 @@ from psycopg import sql
 
 from pg_tenants.identifiers import identifier_problem
 from pg_tenants.local.throwaway import pg_versions_under_test, running_postgres
+from pg_tenants.shards.settings import SHARD_NAME_PATTERN
 from pg_tenants.tenants.model import MAX_INT4, TenantEntry
 from tests.support.deployment import Deployment, create_database, reset_server, restore_public_on_builtin_databases, stack_for
 
@@ -69,6 +70,7 @@ def test_the_strategy_covers_every_field_of_a_tenant_entry() -> None:
 
 identifiers = st.from_regex(r"[a-z_][a-z0-9_]{0,11}", fullmatch=True).filter(
     lambda v: identifier_problem(v, frozenset({"postgres"})) is None)
+shard_names = st.from_regex(SHARD_NAME_PATTERN, fullmatch=True)
 int4 = st.integers(min_value=0, max_value=MAX_INT4)
 offsets = st.sampled_from([datetime.timezone(datetime.timedelta(minutes=m)) for m in (-600, -330, 0, 60, 120, 345, 780)])
 timestamps = st.datetimes(min_value=datetime.datetime(2001, 1, 1), max_value=datetime.datetime(2099, 12, 31),
@@ -137,7 +139,7 @@ def tenant_lists(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, str],
             ("statement_timeout", int4), ("idle_in_transaction_session_timeout", int4),
             ("valid_until", valid_untils), ("state", st.sampled_from(["active", "suspended", "offboarded"])),
             ("on_remove", st.sampled_from(["retain", "purge"])),
-            ("shard", identifiers),  # the stack under test has no pg-tenants:shard, so it owns every tenant
+            ("shard", shard_names),  # the stack under test has no pg-tenants:shard, so it owns every tenant
         ):
             value = draw(st.one_of(st.none(), values))
             if value is not None:
