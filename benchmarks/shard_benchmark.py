@@ -116,20 +116,9 @@ def ownership_problems(expected: list[str], per_shard: dict[str, list[str]]) -> 
 
 def state_bytes(run: Any) -> int:
     """The stack's checkpoint in Pulumi's shape: every resource and the stack outputs (state_size's helpers)."""
-    from benchmarks.state_size import SECRET_STATE, TIMESTAMP, _ciphertext, _props
+    from benchmarks.state_size import _ciphertext, resource_bytes
 
-    total = 0
-    for r in run.registrations:
-        outputs = run.resource_outputs.get(r.urn, {})
-        entry = {
-            "urn": r.urn, "custom": r.custom, "id": r.id, "type": r.type,
-            "inputs": _props(r.inputs, r.secret_inputs),
-            "outputs": _props(r.state, r.secret_inputs | SECRET_STATE) if r.custom
-            else {k: _ciphertext(o.value) if o.secret else o.value for k, o in outputs.items()},
-            "parent": r.parent, "provider": r.provider, "dependencies": list(r.dependencies),
-            "protect": r.protect, "retainOnDelete": r.retain_on_delete, "created": TIMESTAMP, "modified": TIMESTAMP,
-        }  # fmt: skip
-        total += len(json.dumps(entry, indent=4))
+    total = sum(resource_bytes(run, r) for r in run.registrations)
     for output in run.outputs.values():
         total += len(json.dumps(_ciphertext(output.value) if output.secret else output.value, indent=4))
     return total

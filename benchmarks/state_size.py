@@ -31,6 +31,20 @@ def _props(values: dict[str, Any], secret: frozenset[str] | set[str]) -> dict[st
     return {k: _ciphertext(v) if k in secret else v for k, v in values.items()}
 
 
+def resource_bytes(run: Any, r: Any) -> int:
+    """One registered resource as the checkpoint stores it (secrets as ciphertext), in bytes."""
+    outputs = run.resource_outputs.get(r.urn, {})
+    entry = {
+        "urn": r.urn, "custom": r.custom, "id": r.id, "type": r.type,
+        "inputs": _props(r.inputs, r.secret_inputs),
+        "outputs": _props(r.state, r.secret_inputs | SECRET_STATE) if r.custom
+        else {k: _ciphertext(o.value) if o.secret else o.value for k, o in outputs.items()},
+        "parent": r.parent, "provider": r.provider, "dependencies": list(r.dependencies),
+        "protect": r.protect, "retainOnDelete": r.retain_on_delete, "created": TIMESTAMP, "modified": TIMESTAMP,
+    }  # fmt: skip
+    return len(json.dumps(entry, indent=4))
+
+
 def state_bytes_per_tenant(kind: dict[str, object]) -> int:
     run = run_project(2, kind)
     component = next(r for r in run.registrations if r.type == "pg-tenants:index:Tenant" and r.name == TEMPLATE_TENANT)
@@ -38,16 +52,7 @@ def state_bytes_per_tenant(kind: dict[str, object]) -> int:
     for r in run.registrations:
         if r.urn != component.urn and r.parent != component.urn:
             continue
-        outputs = run.resource_outputs.get(r.urn, {})
-        entry = {
-            "urn": r.urn, "custom": r.custom, "id": r.id, "type": r.type,
-            "inputs": _props(r.inputs, r.secret_inputs),
-            "outputs": _props(r.state, r.secret_inputs | SECRET_STATE) if r.custom
-            else {k: _ciphertext(o.value) if o.secret else o.value for k, o in outputs.items()},
-            "parent": r.parent, "provider": r.provider, "dependencies": list(r.dependencies),
-            "protect": r.protect, "retainOnDelete": r.retain_on_delete, "created": TIMESTAMP, "modified": TIMESTAMP,
-        }  # fmt: skip
-        total += len(json.dumps(entry, indent=4))
+        total += resource_bytes(run, r)
     for output in run.outputs.values():
         share = output.value.get(TEMPLATE_TENANT) if isinstance(output.value, dict) else None
         if share is not None:
