@@ -1,8 +1,8 @@
 """Hands-on checks: log in once as the tenant and try what it must and must not be able to do.
 
-Everything the probe creates happens inside one transaction that is rolled back, except
-CREATE DATABASE, which cannot run in a transaction; should that one succeed, the probe
-drops the database again before reporting it.
+Everything the probe creates happens inside one transaction that is rolled back
+(pg_tenants.verify.probe_steps), except CREATE DATABASE, which cannot run in a transaction; should
+that one succeed, the probe drops the database again before reporting it.
 
 A forbidden statement that fails for another reason (a read-only session, an event trigger,
 a lock timeout) proves nothing either way: the session then asks the server whether it
@@ -12,11 +12,13 @@ holds the privilege, so such a failure never hides what the tenant can do.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
-from psycopg import errors, sql
+from psycopg import sql
 
+from . import probe_steps
 from .findings import Code, Finding, redact
 from .fleet import Tenant
 from .search_path import parse_search_path
@@ -26,17 +28,19 @@ LIBPQ_HAS_REQUIRE_AUTH = psycopg.pq.version() >= 160000
 _AUTH_REFUSED_MARKERS = ("require_auth", "authentication method requirement", "server requested")
 CONNECT_TIMEOUT_SECONDS = 10
 STATEMENT_TIMEOUT = "10s"
-# Probes send several statements per round trip (simple query protocol, no parameters): each
-# round trip costs client and server CPU, and verify is CPU-bound (benchmarks/verify_benchmark.py).
-_SAVEPOINT = sql.Identifier("pg_tenants_verify_probe")
-# Errors that mean "refused", which is what every forbidden probe should get.
-_DENIED = (errors.InsufficientPrivilege, errors.InvalidSchemaName)
 # Whether the session holds what a forbidden probe tries, should the statement fail otherwise.
-_HOLDS_CREATE_ON_SCHEMA = "SELECT has_schema_privilege(n.oid, 'CREATE') FROM pg_namespace n WHERE n.nspname = %s"
-_HOLDS_CREATE_ON_DATABASE = "SELECT has_database_privilege(current_database(), 'CREATE')"
-_HOLDS_CREATEROLE = "SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user"
-_HOLDS_CREATEDB = "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
-_Query = tuple[str, list[str]]  # SQL and its parameters
+# Schema-qualified: they may run under a search_path the tenant changed.
+_HOLDS_CREATE_ON_DATABASE = sql.SQL("SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE')")
+_HOLDS_CREATEROLE = sql.SQL("SELECT rolcreaterole OR rolsuper FROM pg_catalog.pg_roles "
+                            "WHERE rolname OPERATOR(pg_catalog.=) CURRENT_USER")
+_HOLDS_CREATEDB = sql.SQL("SELECT rolcreatedb OR rolsuper FROM pg_catalog.pg_roles "
+                          "WHERE rolname OPERATOR(pg_catalog.=) CURRENT_USER")
+_Judge = Callable[[probe_steps.StepResult], list[Finding]]
+
+
+def _holds_create_on_schema(schema: str) -> sql.Composable:
+    return sql.SQL("SELECT pg_catalog.has_schema_privilege(n.oid, 'CREATE') FROM pg_catalog.pg_namespace n "
+                   "WHERE n.nspname OPERATOR(pg_catalog.=) {}").format(sql.Literal(schema))
 
 
 @dataclass(frozen=True)
@@ -78,17 +82,6 @@ def _login(tenant: Tenant) -> tuple[psycopg.Connection | None, list[Finding]]:
         text = redact(str(error).strip(), secret)
         return None, [not_scram, Finding(tenant.name, Code.LOGIN_FAILED, user,
                                          f"{user} could not log in: {_first_line(text)}")]
-
-
-def _back_to_savepoint(cur: psycopg.Cursor) -> None:
-    cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}").format(_SAVEPOINT))
-
-
-def _last_result(cur: psycopg.Cursor) -> psycopg.Cursor:
-    """The cursor on the result of the last statement of a multi-statement execute."""
-    while cur.nextset():
-        pass
-    return cur
 
 
 def _first_line(text: str) -> str:
@@ -134,120 +127,110 @@ class _Probe:
     def __init__(self, tenant: Tenant, conn: psycopg.Connection) -> None:
         self.tenant = tenant
         self.conn = conn
+        conn.autocommit = True  # the steps bring their own transaction; CREATE DATABASE needs none
         # Random names: never collide with real objects or with a concurrent verify run.
         self.name = f"pg_tenants_verify_{secrets.token_hex(6)}"
 
-    def inconclusive(self, what: str, error: psycopg.Error) -> Finding:
-        text = redact(_first_line(str(error)), [self.tenant.password or ""])
+    def inconclusive(self, what: str, error: psycopg.Error | str) -> Finding:
+        message = probe_steps.primary_message(error) if isinstance(error, psycopg.Error) else error
+        text = redact(_first_line(message), [self.tenant.password or ""])
         return Finding(self.tenant.name, Code.PROBE_INCONCLUSIVE, what, f"probing {what} failed: {text}")
 
     def in_transaction(self, neighbour: Tenant | None) -> list[Finding]:
-        t, probe = self.tenant, sql.Identifier(self.name)
+        t = self.tenant
+        steps = self._steps(neighbour)
+        view, results = probe_steps.run_steps(self.conn, STATEMENT_TIMEOUT, [step for step, _ in steps])
         findings: list[Finding] = []
-        with self.conn.cursor() as cur:
-            cur.execute(sql.SQL("SET statement_timeout = {}; SELECT current_setting('search_path'), current_schema()")
-                        .format(sql.Literal(STATEMENT_TIMEOUT)))
-            search_path, current = _last_result(cur).fetchone() or ("", None)
-            if parse_search_path(search_path) != [t.schema] or current != t.schema:
-                findings.append(Finding(t.name, Code.SEARCH_PATH_MISMATCH, search_path,
-                                        f"logged in as {t.role}, search_path is {search_path!s} "
-                                        f"and new objects would go to {current or 'no schema'}"))
-            findings += self._use_own_schema(cur, probe)
-            findings += self._must_fail(cur, "CREATE in schema public", Code.COULD_CREATE_IN_PUBLIC, "public",
-                                        sql.SQL("CREATE TABLE public.{} (id int)").format(probe),
-                                        (_HOLDS_CREATE_ON_SCHEMA, ["public"]))
-            findings += self._must_fail(cur, "CREATE SCHEMA", Code.COULD_CREATE_SCHEMA, "CREATE SCHEMA",
-                                        sql.SQL("CREATE SCHEMA {}").format(probe), (_HOLDS_CREATE_ON_DATABASE, []))
-            findings += self._must_fail(cur, "CREATE ROLE", Code.COULD_CREATE_ROLE, "CREATE ROLE",
-                                        sql.SQL("CREATE ROLE {}").format(probe), (_HOLDS_CREATEROLE, []))
-            if neighbour is not None:
-                findings += self._neighbour(cur, neighbour, probe)
-        self.conn.rollback()
+        if parse_search_path(view.search_path) != [t.schema] or view.current_schema != t.schema:
+            findings.append(Finding(t.name, Code.SEARCH_PATH_MISMATCH, view.search_path,
+                                    f"logged in as {t.role}, search_path is {view.search_path!s} "
+                                    f"and new objects would go to {view.current_schema or 'no schema'}"))
+        for (_, judge), result in zip(steps, results, strict=True):
+            findings += judge(result)
         return findings
 
-    def _use_own_schema(self, cur: psycopg.Cursor, probe: sql.Identifier) -> list[Finding]:
+    def _steps(self, neighbour: Tenant | None) -> list[tuple[probe_steps.Step, _Judge]]:
+        probe = sql.Identifier(self.name)
+        # Unqualified on purpose: the table must land in the tenant's schema via search_path.
+        own = probe_steps.Step(
+            (sql.SQL("CREATE TABLE {} (id int)").format(probe), sql.SQL("INSERT INTO {} VALUES (1)").format(probe),
+             sql.SQL("SELECT count(*) FROM {}").format(probe)),
+            value=sql.SQL("SELECT relnamespace::pg_catalog.regnamespace::pg_catalog.text FROM pg_catalog.pg_class "
+                          "WHERE oid OPERATOR(pg_catalog.=) {}::pg_catalog.regclass").format(sql.Literal(self.name)))
+        steps = [
+            (own, self._own_schema),
+            self._must_fail("CREATE in schema public", Code.COULD_CREATE_IN_PUBLIC, "public",
+                            sql.SQL("CREATE TABLE public.{} (id int)").format(probe), _holds_create_on_schema("public")),
+            self._must_fail("CREATE SCHEMA", Code.COULD_CREATE_SCHEMA, "CREATE SCHEMA",
+                            sql.SQL("CREATE SCHEMA {}").format(probe), _HOLDS_CREATE_ON_DATABASE),
+            self._must_fail("CREATE ROLE", Code.COULD_CREATE_ROLE, "CREATE ROLE",
+                            sql.SQL("CREATE ROLE {}").format(probe), _HOLDS_CREATEROLE),
+        ]
+        if neighbour is not None:
+            steps += self._neighbour(neighbour, probe)
+        return steps
+
+    def _own_schema(self, result: probe_steps.StepResult) -> list[Finding]:
         t = self.tenant
-        try:
-            with self.conn.transaction():
-                # Unqualified on purpose: the table must land in the tenant's schema via search_path.
-                cur.execute(sql.SQL(
-                    "CREATE TABLE {probe} (id int); INSERT INTO {probe} VALUES (1); SELECT count(*) FROM {probe}; "
-                    "SELECT relnamespace::regnamespace::text FROM pg_class WHERE oid = {name}::regclass",
-                ).format(probe=probe, name=sql.Literal(self.name)))
-                row = _last_result(cur).fetchone()
-        except _DENIED as error:
+        if result.outcome == "denied":
             return [Finding(t.name, Code.OWN_SCHEMA_UNUSABLE, t.schema,
-                            f"{t.role} cannot create a table in its schema: {_first_line(str(error))}")]
-        except psycopg.Error as error:
-            return [self.inconclusive("own schema", error)]
-        landed = parse_search_path(row[0])[0] if row else None
+                            f"{t.role} cannot create a table in its schema: {result.error}")]
+        if result.outcome == "failed":
+            return [self.inconclusive("own schema", result.error)]
+        landed = parse_search_path(result.value)[0] if result.value else None
         if landed != t.schema:
             return [Finding(t.name, Code.SEARCH_PATH_MISMATCH, landed or "",
                             f"a table {t.role} created without a schema landed in {landed}, not {t.schema}")]
         return []
 
-    def _must_fail(self, cur: psycopg.Cursor, what: str, code: Code, detail: str,
-                   statement: sql.Composable, holds: _Query) -> list[Finding]:
-        # A savepoint, in the statement's round trip: the outer transaction survives the refusal.
-        failed: psycopg.Error | None = None
-        try:
-            cur.execute(sql.SQL("SAVEPOINT {}; {}").format(_SAVEPOINT, statement))
-        except psycopg.Error as error:
-            failed = error
-        _back_to_savepoint(cur)
-        if failed is None:
-            return [Finding(self.tenant.name, code, detail, f"{self.tenant.role} could {what}")]
-        if isinstance(failed, _DENIED):
-            return []
-        return self._failed_otherwise(cur, what, code, detail, failed, holds)
+    def _must_fail(self, what: str, code: Code, detail: str, statement: sql.Composable,
+                   holds: sql.Composable) -> tuple[probe_steps.Step, _Judge]:
+        def judge(result: probe_steps.StepResult) -> list[Finding]:
+            if result.outcome == "succeeded":
+                return [Finding(self.tenant.name, code, detail, f"{self.tenant.role} could {what}")]
+            if result.outcome == "denied":
+                return []
+            return self._failed_otherwise(what, code, detail, result.error, result.holds)
 
-    def _failed_otherwise(self, cur: psycopg.Cursor, what: str, code: Code, detail: str, error: psycopg.Error,
-                          holds: _Query) -> list[Finding]:
+        return probe_steps.Step((statement,), holds=holds), judge
+
+    def _failed_otherwise(self, what: str, code: Code, detail: str, error: str, holds: bool | None) -> list[Finding]:
         """The statement failed, but not for want of the privilege: does the session hold it?"""
-        try:
-            with self.conn.transaction():
-                row = cur.execute(*holds).fetchone()
-        except psycopg.Error:
+        if not holds:
             return [self.inconclusive(what, error)]
-        if not (row and row[0]):
-            return [self.inconclusive(what, error)]
-        reason = redact(_first_line(str(error)), [self.tenant.password or ""])
+        reason = redact(_first_line(error), [self.tenant.password or ""])
         return [Finding(self.tenant.name, code, detail,
                         f"{self.tenant.role} holds the privilege to {what} (the probe statement itself failed "
                         f"for another reason: {reason})")]
 
-    def _neighbour(self, cur: psycopg.Cursor, neighbour: Tenant, probe: sql.Identifier) -> list[Finding]:
+    def _neighbour(self, neighbour: Tenant, probe: sql.Identifier) -> list[tuple[probe_steps.Step, _Judge]]:
         t, other = self.tenant, neighbour.schema
-        findings: list[Finding] = []
+
         # The server leaves schemas without USAGE out of the effective search path.
-        # Rolled back to the savepoint: SET LOCAL would otherwise outlive it.
-        try:
-            cur.execute(sql.SQL("SAVEPOINT {}; SET LOCAL search_path TO {}; SELECT current_schema()").format(
-                _SAVEPOINT, sql.Identifier(other)))
-            row = _last_result(cur).fetchone()
-        finally:
-            _back_to_savepoint(cur)
-        if row and row[0] == other:
-            findings.append(Finding(t.name, Code.COULD_USE_OTHER_SCHEMA, f"USAGE on schema {other}",
-                                    f"{t.role} can use schema {other} of tenant {neighbour.name}"))
-        findings += self._must_fail(
-            cur, f"CREATE in schema {other} of tenant {neighbour.name}", Code.COULD_USE_OTHER_SCHEMA,
-            f"CREATE on schema {other}",
-            sql.SQL("CREATE TABLE {}.{} (id int)").format(sql.Identifier(other), probe), (_HOLDS_CREATE_ON_SCHEMA, [other]))
-        return findings
+        def judge_usage(result: probe_steps.StepResult) -> list[Finding]:
+            if result.outcome != "succeeded":
+                return [self.inconclusive(f"USAGE on schema {other}", result.error)]
+            if result.value == other:
+                return [Finding(t.name, Code.COULD_USE_OTHER_SCHEMA, f"USAGE on schema {other}",
+                                f"{t.role} can use schema {other} of tenant {neighbour.name}")]
+            return []
+
+        usage = probe_steps.Step((sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(other)),),
+                                 value=sql.SQL("SELECT pg_catalog.current_schema()"))
+        return [(usage, judge_usage), self._must_fail(
+            f"CREATE in schema {other} of tenant {neighbour.name}", Code.COULD_USE_OTHER_SCHEMA,
+            f"CREATE on schema {other}", sql.SQL("CREATE TABLE {}.{} (id int)").format(sql.Identifier(other), probe),
+            _holds_create_on_schema(other))]
 
     def create_database(self) -> list[Finding]:
-        self.conn.autocommit = True
         statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name))
         try:
             self.conn.execute(statement)
-        except _DENIED:
+        except probe_steps.DENIED:
             return []
         except psycopg.Error as error:
-            with self.conn.cursor() as cur:
-                return self._failed_otherwise(cur, "CREATE DATABASE", Code.COULD_CREATE_DATABASE, "CREATE DATABASE",
-                                              error, (_HOLDS_CREATEDB, []))
+            return self._failed_otherwise("CREATE DATABASE", Code.COULD_CREATE_DATABASE, "CREATE DATABASE",
+                                          probe_steps.primary_message(error), probe_steps.holds(self.conn, _HOLDS_CREATEDB))
         self.conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(self.name)))
         return [Finding(self.tenant.name, Code.COULD_CREATE_DATABASE, "CREATE DATABASE",
                         f"{self.tenant.role} could CREATE DATABASE")]
-

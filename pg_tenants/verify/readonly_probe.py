@@ -13,25 +13,24 @@ attempt inserts no row (`INSERT … SELECT … WHERE false`, one plain column) a
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
 
 import psycopg
 from psycopg import sql
 
-from . import login_checks
+from . import login_checks, probe_steps
 from .findings import Code, Finding, redact
 from .fleet import Tenant
 from .search_path import parse_search_path
 
-_DENIED = (psycopg.errors.InsufficientPrivilege, psycopg.errors.InvalidSchemaName)
-
 # In its own session: what it can read, and what it holds that it must not.
 # Relations named as readonly_checks names them (schema-qualified whatever the search_path).
-_PRIVILEGES_SQL = """
+_PRIVILEGES_SQL = sql.SQL("""
 WITH rel AS (
-    SELECT c.oid, c.relkind, format('%%I.%%I', n.nspname, c.relname) AS object
+    SELECT c.oid, c.relkind, format('%I.%I', n.nspname, c.relname) AS object
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+     WHERE n.nspname = {schema} AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
 )
 SELECT 'cannot_read', object FROM rel WHERE relkind <> 'S' AND NOT has_table_privilege(oid, 'SELECT')
 UNION ALL
@@ -42,7 +41,15 @@ UNION ALL
 SELECT 'can_use_sequence', p || ' on ' || object FROM rel, unnest(ARRAY['USAGE', 'UPDATE', 'SELECT']) p
  WHERE relkind = 'S' AND has_sequence_privilege(oid, p)
 ORDER BY 1, 2
-"""
+""")
+# A column of one of its tables that takes an explicit value (not generated, not an identity), so
+# that nothing but the privilege check can refuse an INSERT naming it.
+_WRITABLE_COLUMN_SQL = sql.SQL(
+    "SELECT c.relname, format('%I.%I', n.nspname, c.relname), a.attname FROM pg_class c"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid"
+    " WHERE n.nspname = {schema} AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped"
+    " AND a.attgenerated = '' AND a.attidentity = '' ORDER BY c.relname, a.attnum LIMIT 1")
+_Judge = Callable[[probe_steps.StepResult], list[Finding]]
 _CODES = {"cannot_read": Code.READONLY_CANNOT_READ, "can_write": Code.READONLY_CAN_WRITE,
           "can_use_sequence": Code.READONLY_CAN_USE_SEQUENCE}
 
@@ -81,30 +88,42 @@ def check_readonly(tenant: Tenant, neighbour: Tenant | None) -> list[Finding]:
 class _Probe:
     def __init__(self, tenant: Tenant, role: str, conn: psycopg.Connection) -> None:
         self.tenant, self.role, self.conn = tenant, role, conn
+        conn.autocommit = True  # probe_steps brings its own transaction
         self.name = sql.Identifier(f"pg_tenants_verify_{secrets.token_hex(6)}")
 
     def finding(self, code: Code, detail: str, message: str) -> Finding:
         return Finding(self.tenant.name, code, detail, f"read-only login {self.role} {message}")
 
     def run(self, neighbour: Tenant | None) -> list[Finding]:
-        t, cur = self.tenant, self.conn.cursor()
-        cur.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(login_checks.STATEMENT_TIMEOUT)))
-        search_path, current, read_only = cur.execute(
-            "SELECT current_setting('search_path'), current_schema(), current_setting('default_transaction_read_only')").fetchone()
+        t = self.tenant
         findings: list[Finding] = []
-        if parse_search_path(search_path) != [t.schema] or current != t.schema:
-            findings.append(self.finding(Code.SEARCH_PATH_MISMATCH, search_path,
-                                         f"has search_path {search_path} and current schema {current or 'none'}"))
-        if read_only != "on":
+        with self.conn.cursor() as cur:
+            schema = sql.Literal(t.schema)
+            cur.execute(sql.SQL("{}; {}").format(_PRIVILEGES_SQL.format(schema=schema), _WRITABLE_COLUMN_SQL.format(schema=schema)))
+            for kind, detail in cur.fetchall():
+                verb = "cannot SELECT from" if kind == "cannot_read" else "holds"
+                findings.append(self.finding(_CODES[kind], detail, f"{verb} {detail}"))
+            cur.nextset()
+            table = cur.fetchone()
+        steps = [self._must_fail(code, detail, statement) for code, detail, statement in self._attempts(table, neighbour)]
+        if neighbour is not None:
+            steps.append(self._neighbour_usage(neighbour))
+        # Read-write, as any client of the login may ask: then only its privileges stand between it and a write.
+        view, results = probe_steps.run_steps(self.conn, login_checks.STATEMENT_TIMEOUT, [s for s, _ in steps],
+                                              read_write=True)
+        if parse_search_path(view.search_path) != [t.schema] or view.current_schema != t.schema:
+            findings.append(self.finding(Code.SEARCH_PATH_MISMATCH, view.search_path,
+                                         f"has search_path {view.search_path} and current schema {view.current_schema or 'none'}"))
+        if view.read_only_default != "on":
             findings.append(self.finding(Code.ROLE_SETTING_MISMATCH, f"{self.role} default_transaction_read_only",
-                                         f"starts with default_transaction_read_only = {read_only}; declared: on"))
-        # What any client of it may do; then only its privileges stand between it and a write.
-        cur.execute("SET default_transaction_read_only = off")
-        self.conn.commit()  # the next transaction starts read-write (the SETs are all this one did)
-        for kind, detail in cur.execute(_PRIVILEGES_SQL, {"schema": t.schema}).fetchall():
-            verb = "cannot SELECT from" if kind == "cannot_read" else "holds"
-            findings.append(self.finding(_CODES[kind], detail, f"{verb} {detail}"))
-        schema = sql.Identifier(t.schema)
+                                         f"starts with default_transaction_read_only = {view.read_only_default}; declared: on"))
+        for (_, judge), result in zip(steps, results, strict=True):
+            findings += judge(result)
+        return findings
+
+    def _attempts(self, table: tuple[str, str, str] | None,
+                  neighbour: Tenant | None) -> list[tuple[Code, str, sql.Composable]]:
+        t, schema = self.tenant, sql.Identifier(self.tenant.schema)
         attempts = [
             (Code.READONLY_CAN_CREATE, f"CREATE on schema {t.schema}", sql.SQL("CREATE TABLE {}.{} (id int)").format(schema, self.name)),
             (Code.READONLY_CAN_CREATE, f"TEMPORARY on database {t.database}",
@@ -112,13 +131,6 @@ class _Probe:
             (Code.COULD_CREATE_SCHEMA, "CREATE SCHEMA", sql.SQL("CREATE SCHEMA {}").format(self.name)),
             (Code.READONLY_CAN_BECOME_OTHER_ROLE, f"SET ROLE {t.role}", sql.SQL("SET ROLE {}").format(sql.Identifier(t.role))),
         ]
-        # A column that takes an explicit value (not generated, not an identity), so nothing but
-        # the privilege check can refuse the statement.
-        table = cur.execute(
-            "SELECT c.relname, format('%%I.%%I', n.nspname, c.relname), a.attname FROM pg_class c"
-            " JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid"
-            " WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped"
-            " AND a.attgenerated = '' AND a.attidentity = '' ORDER BY c.relname, a.attnum LIMIT 1", (t.schema,)).fetchone()
         if table is not None:
             # No row: a refusal comes at executor start, before any row is read or written.
             target, column = sql.SQL("{}.{}").format(schema, sql.Identifier(table[0])), sql.Identifier(table[2])
@@ -127,29 +139,30 @@ class _Probe:
         if neighbour is not None:
             attempts.append((Code.COULD_USE_OTHER_SCHEMA, f"CREATE on schema {neighbour.schema}",
                              sql.SQL("CREATE TABLE {}.{} (id int)").format(sql.Identifier(neighbour.schema), self.name)))
-        for code, detail, statement in attempts:
-            findings += self._must_fail(code, detail, statement)
-        if neighbour is not None:
-            findings += self._neighbour_usage(neighbour)
-        self.conn.rollback()
-        return findings
+        return attempts
 
-    def _must_fail(self, code: Code, detail: str, statement: sql.Composable) -> list[Finding]:
-        try:
-            with self.conn.transaction(force_rollback=True):
-                self.conn.execute(statement)
-        except _DENIED:
+    def _must_fail(self, code: Code, detail: str, statement: sql.Composable) -> tuple[probe_steps.Step, _Judge]:
+        def judge(result: probe_steps.StepResult) -> list[Finding]:
+            if result.outcome == "denied":
+                return []
+            if result.outcome == "failed":
+                return [self.finding(Code.PROBE_INCONCLUSIVE, detail, f"could not be probed for {detail}: "
+                                     f"{login_checks._first_line(result.error)}")]
+            return [self.finding(code, detail, f"succeeded: {detail}")]
+
+        return probe_steps.Step((statement,)), judge
+
+    def _neighbour_usage(self, neighbour: Tenant) -> tuple[probe_steps.Step, _Judge]:
+        other = neighbour.schema
+
+        def judge(result: probe_steps.StepResult) -> list[Finding]:
+            if result.outcome != "succeeded":
+                return [self.finding(Code.PROBE_INCONCLUSIVE, f"USAGE on schema {other}",
+                                     f"could not be probed for USAGE on schema {other}: {result.error}")]
+            if result.value == other:
+                return [self.finding(Code.COULD_USE_OTHER_SCHEMA, f"USAGE on schema {other}",
+                                     f"can use schema {other} of tenant {neighbour.name}")]
             return []
-        except psycopg.Error as error:
-            return [self.finding(Code.PROBE_INCONCLUSIVE, detail, f"could not be probed for {detail}: "
-                                 f"{login_checks._first_line(str(error))}")]
-        return [self.finding(code, detail, f"succeeded: {detail}")]
 
-    def _neighbour_usage(self, neighbour: Tenant) -> list[Finding]:
-        with self.conn.transaction(force_rollback=True):
-            self.conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(neighbour.schema)))
-            row = self.conn.execute("SELECT current_schema()").fetchone()
-        if row and row[0] == neighbour.schema:
-            return [self.finding(Code.COULD_USE_OTHER_SCHEMA, f"USAGE on schema {neighbour.schema}",
-                                 f"can use schema {neighbour.schema} of tenant {neighbour.name}")]
-        return []
+        return probe_steps.Step((sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(other)),),
+                                value=sql.SQL("SELECT pg_catalog.current_schema()")), judge

@@ -61,6 +61,7 @@ NOT_MIRRORED: dict[str, str] = {
     "tests.postgres.test_verify": "verify on fleets provisioned by SQL, not by the program",
     "tests.postgres.test_verify_outputs": "verify's reading of stack outputs: no deployment",
     "tests.postgres.test_verify_ownership_model": "verify on catalogs planted by SQL, not by the program",
+    "tests.postgres.test_verify_probe_steps": "the steps of verify's hands-on probe on fleets provisioned by SQL, not by the program",
 }
 
 
