@@ -7,8 +7,11 @@ per tenant, `--repeat` times. Passwords are SCRAM verifiers with 4096 iterations
 program makes them. Besides wall time it prints the CPU time of this process (the client) and
 of the server's backends (a local server only: the postmaster's reaped children), and the load
 average: on a shared machine the CPU figures say what verify costs, the wall time what it took.
+The logins alone are verify's floor (no check can be made without them): the three measurements
+are interleaved in each repeat, and the last line gives the full run's ratio to that floor and
+what the probe and the catalogs add per tenant.
 
-    python benchmarks/verify_benchmark.py [--tenants 50 200 1000] [--jobs 4] [--major 15] [--repeat 1]
+    python benchmarks/verify_benchmark.py [--tenants 50 200 1000] [--jobs 4] [--major 15] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -74,12 +77,26 @@ def _line(label: str, rows: list[dict[str, float | None]]) -> str:
             f"(load {min(loads):.2f}-{max(loads):.2f})")
 
 
+def _probe_cost(logins: list[dict[str, float | None]], full: list[dict[str, float | None]], count: int) -> str:
+    """What verify adds to the logins it cannot do without (its floor): medians, per tenant."""
+    def median(rows: list[dict[str, float | None]], key: str) -> float | None:
+        values = [r[key] for r in rows if r[key] is not None]
+        return statistics.median(values) if values else None
+
+    parts = [f"wall ratio full/logins {median(full, 'wall') / median(logins, 'wall'):.2f}"]
+    for key in ("client", "server"):
+        extra, floor = median(full, key), median(logins, key)
+        if extra is not None and floor is not None:
+            parts.append(f"{key} CPU per tenant {floor * 1000 / count:.2f} ms login + {(extra - floor) * 1000 / count:.2f} ms rest")
+    return "; ".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, nargs="+", default=[50, 200, 1000])
     parser.add_argument("--jobs", type=int, default=4, help="parallel tenant logins (the CLI's default is 4)")
     parser.add_argument("--major", type=int, default=None, help="PostgreSQL major (default: the launcher's)")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement (medians are printed)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (medians are printed)")
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs; jobs={args.jobs}; the machine may be shared: see the load averages", flush=True)
     with running_postgres(args.major, server_settings={"max_connections": "200"}) as pg:
@@ -108,6 +125,7 @@ def main() -> None:
                   f"{findings} findings):", flush=True)
             for label, rows in results.items():
                 print("  " + _line(label, rows), flush=True)
+            print("  " + _probe_cost(results["logins only"], results["full"], count), flush=True)
 
 
 if __name__ == "__main__":
