@@ -63,16 +63,20 @@ class _Providers:
         self._settings, self._config = settings, pulumi.Config(NAMESPACE)
         self._made: dict[tuple[str, str], postgresql.Provider] = {}
         self._passwords: dict[str, pulumi.Output[str]] = {}
+        self._connections: dict[tuple[str, str], dict[str, pulumi.Input[object]]] = {}
 
     def admin_password(self, server_key: str) -> pulumi.Output[str]:
         if server_key not in self._passwords:
             self._passwords[server_key] = self._config.require_secret(self._settings.servers[server_key].admin_password_secret)
         return self._passwords[server_key]
 
-    def admin_connection(self, server_key: str) -> dict[str, pulumi.Input[object]]:
-        """The admin's login to the server's admin database, for the hardening records."""
-        server = self._settings.servers[server_key]
-        return admin_connection(server, server.admin_database, self.admin_password(server_key))
+    def admin_connection(self, server_key: str, database: str) -> dict[str, pulumi.Input[object]]:
+        """The admin's login to `database`, for the dynamic resources: one per database, shared by
+        its tenants (each a secret Output; the resources copy the dict, never change it)."""
+        key = (server_key, database)
+        if key not in self._connections:
+            self._connections[key] = admin_connection(self._settings.servers[server_key], database, self.admin_password(server_key))
+        return self._connections[key]
 
     def options(self, server_key: str, database: str) -> pulumi.ResourceOptions:
         key = (server_key, database)
@@ -96,7 +100,7 @@ def declare_fleet(program_input: ProgramInput) -> FleetOutputs:
     hardening: dict[tuple[str, str], list[pulumi.Resource]] = {}
     for server_key, database in sorted(plan.tenant_databases - silos):
         hardened = DatabaseHardening(server_key, database, holds_tenants=True, opts=providers.options(server_key, database),
-                                     admin_connection=providers.admin_connection(server_key))
+                                     admin_connection=providers.admin_connection(server_key, settings.servers[server_key].admin_database))
         hardening[(server_key, database)] = [hardened.database_record, hardened.database_revoke]
     components: dict[str, TenantResources] = {}
     for (server_key, database), placed in sorted(placements.items()):
@@ -119,14 +123,15 @@ def declare_fleet(program_input: ProgramInput) -> FleetOutputs:
                     import_role=tenant.adopt and (existing_roles is None or (server_key, tenant.username) in existing_roles),
                     # None on another stack's database: its home stack hardens it (pg_tenants.shards.hardening).
                     database_hardening=hardening.get((server_key, database), []),
-                    admin_connection=admin_connection(server, database, providers.admin_password(server_key)),
+                    admin_connection=providers.admin_connection(server_key, database),
                 ),
                 opts=on_database,
             )
 
     for server_key, database in sorted(plan.protected_databases):
         opts = providers.options(server_key, settings.servers[server_key].admin_database)
-        DatabaseHardening(server_key, database, holds_tenants=False, opts=opts, admin_connection=providers.admin_connection(server_key))
+        DatabaseHardening(server_key, database, holds_tenants=False, opts=opts,
+                          admin_connection=providers.admin_connection(server_key, settings.servers[server_key].admin_database))
 
     return FleetOutputs(
         tenants={

@@ -139,9 +139,10 @@ class TenantResources(pulumi.ComponentResource):
             extra = {"previous": previous, "readonly": readonly.login if readonly is not None else None}
             named = {key: login for key, login in extra.items() if login is not None}
             # Ready only once the schema exists; the role ids: credentials never precede their role.
+            # Secret through the passwords (_password and _generated_password make them secret), with
+            # no Output.secret of its own: that would add two Outputs per tenant (issue 11).
             parts = [schema.id, *self._login_parts(current), *(p for login in named.values() for p in self._login_parts(login))]
-            self.connections = pulumi.Output.secret(
-                pulumi.Output.all(*parts).apply(lambda values: self._connections(values, list(named))))
+            self.connections = pulumi.Output.all(*parts).apply(lambda values: self._connections(values, list(named)))
         # onRemove lets the policy pack allow drop_cascade for a tenant marked for purge, isolation
         # check that only a silo tenant has a database, and how it is owned. The credentials are
         # not registered here: the stack's `connections` output holds them, once.
@@ -244,10 +245,9 @@ class TenantResources(pulumi.ComponentResource):
                                  replacement_trigger=self._placement(), depends_on=list(after), **adopt)
         verifier = None
         if password is not None:
-            verifier = pulumi.Output.secret(
-                pulumi.Output.all(password, self._salt(suffix)).apply(
-                    lambda values: scram_sha256_verifier(values[0], base64.b64decode(values[1]), self._args.scram_iterations)
-                )
+            # Secret because the password is (_password, _generated_password).
+            verifier = pulumi.Output.all(password, self._salt(suffix)).apply(
+                lambda values: scram_sha256_verifier(values[0], base64.b64decode(values[1]), self._args.scram_iterations)
             )
         return postgresql.Role(
             name,
