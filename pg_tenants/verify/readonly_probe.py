@@ -99,7 +99,10 @@ class _Probe:
         findings: list[Finding] = []
         with self.conn.cursor() as cur:
             schema = sql.Literal(t.schema)
-            cur.execute(sql.SQL("{}; {}").format(_PRIVILEGES_SQL.format(schema=schema), _WRITABLE_COLUMN_SQL.format(schema=schema)))
+            cur.execute(sql.SQL("SET statement_timeout = {}; {}; {}").format(
+                sql.Literal(login_checks.STATEMENT_TIMEOUT), _PRIVILEGES_SQL.format(schema=schema),
+                _WRITABLE_COLUMN_SQL.format(schema=schema)))
+            cur.nextset()  # past the SET
             for kind, detail in cur.fetchall():
                 verb = "cannot SELECT from" if kind == "cannot_read" else "holds"
                 findings.append(self.finding(_CODES[kind], detail, f"{verb} {detail}"))
