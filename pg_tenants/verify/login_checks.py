@@ -141,7 +141,7 @@ class _Probe:
         steps = self._steps(neighbour)
         view, results = probe_steps.run_steps(self.conn, STATEMENT_TIMEOUT, [step for step, _ in steps])
         findings: list[Finding] = []
-        if parse_search_path(view.search_path) != [t.schema] or view.current_schema != t.schema:
+        if not view.only_in(t.schema):
             findings.append(Finding(t.name, Code.SEARCH_PATH_MISMATCH, view.search_path,
                                     f"logged in as {t.role}, search_path is {view.search_path!s} "
                                     f"and new objects would go to {view.current_schema or 'no schema'}"))

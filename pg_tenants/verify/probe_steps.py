@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import errors, sql
 
+from .search_path import parse_search_path
+
 # Errors that mean "refused", which is what every forbidden step should get.
 DENIED = (errors.InsufficientPrivilege, errors.InvalidSchemaName)
 
@@ -50,6 +52,10 @@ class SessionView:
     search_path: str
     current_schema: str | None
     read_only_default: str  # default_transaction_read_only, as the session starts
+
+    def only_in(self, schema: str) -> bool:
+        """The search_path names `schema` alone, and new objects go there."""
+        return parse_search_path(self.search_path) == [schema] and self.current_schema == schema
 
 
 def run_steps(conn: psycopg.Connection, timeout: str, steps: Sequence[Step], *,

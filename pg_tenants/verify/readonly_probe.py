@@ -22,7 +22,6 @@ from psycopg import sql
 from . import login_checks, probe_steps
 from .findings import Code, Finding, redact
 from .fleet import Tenant
-from .search_path import parse_search_path
 
 # In its own session: what it can read, and what it holds that it must not.
 # Relations named as readonly_checks names them (schema-qualified whatever the search_path).
@@ -114,7 +113,7 @@ class _Probe:
         # Read-write, as any client of the login may ask: then only its privileges stand between it and a write.
         view, results = probe_steps.run_steps(self.conn, login_checks.STATEMENT_TIMEOUT, [s for s, _ in steps],
                                               read_write=True)
-        if parse_search_path(view.search_path) != [t.schema] or view.current_schema != t.schema:
+        if not view.only_in(t.schema):
             findings.append(self.finding(Code.SEARCH_PATH_MISMATCH, view.search_path,
                                          f"has search_path {view.search_path} and current schema {view.current_schema or 'none'}"))
         if view.read_only_default != "on":
